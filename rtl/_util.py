@@ -1,0 +1,114 @@
+"""Helpers shared by the datapath blocks: config checks, constant matrix products, pipelines.
+
+Nothing here knows a matrix or a width: the blocks pass them in from
+:class:`winnow.hls.config.EngineConfig`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from amaranth.hdl import Const, Module, Signal, Value, signed
+from amaranth.lib import data
+from winnow.hls.config import EngineConfig
+from winnow.hls.errors import WinnowParameterError
+
+
+def check_config(owner, config) -> EngineConfig:
+    """``config`` itself, or ``EngineConfig()`` for None; anything else is rejected.
+
+    ``owner`` is the component being constructed: it names the error and, as it
+    will never be elaborated, is exempted from Amaranth's "created but never
+    used" warning.
+    """
+    if config is None:
+        return EngineConfig()
+    if not isinstance(config, EngineConfig):
+        owner._MustUse__silence = True  # Amaranth's opt-out of the UnusedElaboratable warning
+        raise WinnowParameterError(
+            f"{type(owner).__name__} config must be a winnow.hls.config.EngineConfig, "
+            f"not {config!r}")
+    return config
+
+
+def tile_layout(bits: int, count: int) -> data.ArrayLayout:
+    """``count`` signed ``bits``-bit elements, element 0 in the least significant bits."""
+    return data.ArrayLayout(signed(bits), count)
+
+
+def const_dot(coeffs: Sequence[int], values: Sequence[Value]) -> Value:
+    """``sum(c * x)`` for integer constants ``c``; zeros are skipped, ±1 become add/sub.
+
+    The result is as wide as Amaranth's arithmetic makes it (never truncated).
+    """
+    acc = None
+    for c, x in zip(coeffs, values, strict=True):
+        c = int(c)
+        if c == 0:
+            continue
+        term = x if abs(c) == 1 else x * abs(c)
+        if acc is None:
+            acc = term if c > 0 else -term
+        else:
+            acc = acc + term if c > 0 else acc - term
+    return Const(0, signed(2)) if acc is None else acc
+
+
+def left_mul(mat: np.ndarray, grid: list[list[Value]]) -> list[list[Value]]:
+    """``mat @ grid`` (grid as rows of Values): out[i][j] = sum_k mat[i, k] grid[k][j]."""
+    cols = len(grid[0])
+    return [[const_dot(row, [grid[k][j] for k in range(len(grid))]) for j in range(cols)]
+            for row in np.asarray(mat)]
+
+
+def right_mul_t(grid: list[list[Value]], mat: np.ndarray) -> list[list[Value]]:
+    """``grid @ mat.T``: out[i][j] = sum_l grid[i][l] mat[j, l]."""
+    return [[const_dot(row, grid_row) for row in np.asarray(mat)] for grid_row in grid]
+
+
+def as_grid(view, rows: int, cols: int) -> list[list[Value]]:
+    """The elements of a row-major array view as ``rows`` lists of ``cols`` Values."""
+    return [[view[i * cols + j] for j in range(cols)] for i in range(rows)]
+
+
+def flat(grid: list[list[Value]]) -> list[Value]:
+    return [x for row in grid for x in row]
+
+
+Stage = tuple[data.ArrayLayout, Callable[[object], list[Value]]]
+
+
+def register_pipeline(m: Module, i, o, stages: Sequence[Stage], name: str) -> None:
+    """A chain of registered stages between stream ``i`` and stream ``o``.
+
+    Each stage is ``(layout, fn)``: ``fn`` maps the previous stage's view (the
+    input payload for the first) to the element Values of this stage, which
+    are registered into ``layout`` (truncated to its element width: the caller
+    guarantees they fit). The last stage's register is ``o.payload``.
+
+    Handshake: a stage loads whenever it is empty or its content moves on in
+    the same cycle, so bubbles collapse and the pipe moves one item per cycle
+    when ``o.ready`` is high; latency is ``len(stages)`` cycles. ``i.ready``
+    depends combinationally on ``o.ready`` (no skid buffer).
+    """
+    prev_valid, prev_view = i.valid, i.payload
+    valids, readies, views = [], [], []
+    for k, (layout, fn) in enumerate(stages):
+        last = k == len(stages) - 1
+        view = o.payload if last else Signal(layout, name=f"{name}_s{k}")
+        valid = o.valid if last else Signal(name=f"{name}_s{k}_valid")
+        ready = Signal(name=f"{name}_s{k}_ready")
+        values = fn(prev_view)
+        with m.If(ready):
+            m.d.sync += valid.eq(prev_valid)
+            with m.If(prev_valid):
+                m.d.sync += [view[e].eq(v) for e, v in enumerate(values)]
+        valids.append(valid)
+        readies.append(ready)
+        views.append(view)
+        prev_valid, prev_view = valid, view
+    m.d.comb += i.ready.eq(readies[0])
+    for k, (valid, ready) in enumerate(zip(valids, readies, strict=True)):
+        downstream = o.ready if k == len(stages) - 1 else readies[k + 1]
+        m.d.comb += ready.eq(~valid | downstream)

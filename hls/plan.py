@@ -35,17 +35,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import Enum
 
 from .config import EngineConfig
 from .errors import WinnowParameterError
+from .regmap import Mode
 from .widths import int_range
-
-
-class Mode(Enum):
-    CONV = 0
-    GEMM = 1
-
 
 #: Bytes per element in memory: activations int8; transformed weights int16
 #: (U needs 12 bits); raw outputs int32, requantized outputs int8.

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
 from onnx_ref import run_node  # noqa: E402
-
 from winnow.hls import golden  # noqa: E402
 from winnow.hls.errors import WinnowOverflowError, WinnowParameterError  # noqa: E402
 

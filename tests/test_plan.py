@@ -3,7 +3,6 @@
 import math
 
 import pytest
-
 from winnow.hls.config import EngineConfig
 from winnow.hls.errors import WinnowParameterError
 from winnow.hls.plan import ConvLayer, GemmLayer, Mode, max_gemm_depth, plan_conv, plan_gemm

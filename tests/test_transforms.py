@@ -4,7 +4,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
 from winnow.hls.errors import WinnowParameterError
 from winnow.hls.transforms import F2x2_3x3, F4x4_3x3, integer_winograd, winograd_1d
 

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-
 from winnow.hls.config import EngineConfig
 from winnow.hls.errors import WinnowParameterError
 from winnow.hls.transforms import F2x2_3x3, F4x4_3x3

@@ -98,6 +98,6 @@ def test_errors_kept():
         golden.conv2d(np.zeros((1, 3, 5, 5), dtype=np.float32), w)
     with pytest.raises(WinnowOverflowError):
         golden.prepare_weights(np.full((1, 1, 3, 3), 200, dtype=np.uint8))  # zp 0: 200 > 127
-    big = golden.prepare_weights(np.full((1, 8000, 3, 3), 127, dtype=np.int8))
+    big = golden.prepare_weights(np.full((1, 20000, 3, 3), 127, dtype=np.int8))
     with pytest.raises(WinnowOverflowError):
-        golden.conv2d_prepared(np.zeros((1, 8000, 3, 3), dtype=np.int8), big)
+        golden.conv2d_prepared(np.zeros((1, 20000, 3, 3), dtype=np.int8), big)

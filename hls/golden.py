@@ -212,6 +212,10 @@ class _Plan:
         self.divisor = float(wino.divisor)
         self.bt = wino.BT.astype(tdtype)
         self.kat = np.kron(wino.AT, wino.AT).astype(np.float64)  # [(i, j), (a, b)]
+        # A power-of-two divisor folds into the output transform exactly (binary scaling).
+        self.fold = wino.divisor & (wino.divisor - 1) == 0
+        if self.fold:
+            self.kat /= self.divisor
         # Padded, zero-point-subtracted input, channels last; borders stay 0 forever.
         self.d = np.zeros((nb, hp, wp, c), dtype=tdtype)
         self.d_in = self.d[:, pt:pt + h, pl:pl + w, :]
@@ -252,7 +256,8 @@ class _Plan:
         np.matmul(self.vg, u, out=self.mm)
         n2 = self.n * self.n
         np.matmul(self.kat, self.mm.reshape(n2, -1), out=self.y)
-        np.divide(self.y, self.divisor, out=self.y)  # exact: a multiple of the divisor
+        if not self.fold:
+            np.divide(self.y, self.divisor, out=self.y)  # exact: a multiple of the divisor
         m, th, tw = self.m, self.th, self.tw
         if self.ho == m * th and self.wo == m * tw:
             nb, k = out.shape[:2]

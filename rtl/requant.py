@@ -1,0 +1,245 @@
+"""Engine requantizer: ``lanes`` int32 accumulators -> int8/uint8 (or raw int32), pipelined.
+
+The arithmetic is :func:`winnow.hls.quant.requantize_engine`, bit for bit; every
+width comes from :func:`winnow.hls.quant.requant_widths`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+from amaranth.hdl import Const, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+from winnow.hls.errors import WinnowParameterError
+from winnow.hls.quant import SHIFT_MAX, SHIFT_MIN, requant_widths, signed_bits
+
+__all__ = ["MUL_SPLIT", "RAW_BITS", "SHIFT_BITS", "Requantizer", "requant_controls",
+           "struct_pipeline"]
+
+#: Raw (not requantized) outputs are int32, as stored by ``winnow.hls.layout.pack_raw``.
+RAW_BITS = 32
+#: Signed width of the per-channel shift ``s`` in [SHIFT_MIN, SHIFT_MAX].
+SHIFT_BITS = signed_bits(SHIFT_MIN, SHIFT_MAX)
+#: The multiplier ``M`` is split as ``M = M_hi * 2**MUL_SPLIT + M_lo``: a 17-bit unsigned
+#: ``M_lo`` is what one operand port of a signed 18x18 (or 25x18) DSP multiplier takes.
+MUL_SPLIT = 17
+
+_I8, _U8 = np.iinfo(np.int8), np.iinfo(np.uint8)
+#: Signed width holding a zero point of either output type, ``[-128, 255]``.
+_ZP_BITS = signed_bits(int(_I8.min), int(_U8.max))
+
+
+def reject(owner, message: str) -> WinnowParameterError:
+    """The error for a bad constructor parameter of ``owner`` (which is never elaborated)."""
+    owner._MustUse__silence = True  # Amaranth's opt-out of the UnusedElaboratable warning
+    return WinnowParameterError(f"{type(owner).__name__} {message}")
+
+
+def check_lanes(owner, lanes) -> int:
+    if not isinstance(lanes, int) or isinstance(lanes, bool) or not 1 <= lanes <= 64:
+        raise reject(owner, f"lanes must be an integer in [1, 64], not {lanes!r}")
+    return lanes
+
+
+def requant_controls(lanes: int) -> dict:
+    """Requantization controls of one transfer: per-lane ``bias``/``multiplier``/``shift``,
+    shared ``zero_point``/``out_signed``/``relu``/``enable`` (a StructLayout field dict)."""
+    w = requant_widths()
+    return {
+        "bias": data.ArrayLayout(signed(w.bias_bits), lanes),
+        "multiplier": data.ArrayLayout(unsigned(w.multiplier_bits), lanes),
+        "shift": data.ArrayLayout(signed(SHIFT_BITS), lanes),
+        "zero_point": unsigned(w.out_bits),
+        "out_signed": 1,
+        "relu": 1,
+        "enable": 1,
+    }
+
+
+def _assign(view, value) -> list:
+    """``view.eq(value)`` where ``value`` may be a dict of fields or a list of elements."""
+    if isinstance(value, Mapping):
+        return [s for f, v in value.items() for s in _assign(view[f], v)]
+    if isinstance(value, list | tuple):
+        return [s for e, v in enumerate(value) for s in _assign(view[e], v)]
+    return [view.eq(value)]
+
+
+Stage = tuple[str, data.StructLayout, Callable[[object], Mapping[str, object]]]
+
+
+def struct_pipeline(m: Module, i, o, stages: Sequence[Stage]) -> None:
+    """A chain of registered struct stages from stream ``i`` to stream ``o``.
+
+    Each stage is ``(name, layout, fn)``: ``fn(prev)`` maps the previous stage's
+    view (``i.payload`` for the first) to ``{field: value}``, where a value is a
+    Value, a list of them (array fields) or again a dict (struct fields),
+    registered into ``layout`` (truncated to each field's width: the caller
+    guarantees the values fit). The last stage's register is ``o.payload``.
+
+    Handshake: a stage loads when it is empty or its content moves on in the same
+    cycle, so bubbles collapse and one item per cycle moves while ``o.ready`` is
+    high; latency ``len(stages)``. ``i.ready`` depends combinationally on ``o.ready``.
+    """
+    prev_valid, prev_view = i.valid, i.payload
+    valids, readies = [], []
+    for k, (name, layout, fn) in enumerate(stages):
+        last = k == len(stages) - 1
+        view = o.payload if last else Signal(layout, name=name)
+        valid = o.valid if last else Signal(name=f"{name}_valid")
+        ready = Signal(name=f"{name}_ready")
+        with m.If(ready):
+            m.d.sync += valid.eq(prev_valid)
+            with m.If(prev_valid):
+                m.d.sync += _assign(view, fn(prev_view))
+        valids.append(valid)
+        readies.append(ready)
+        prev_valid, prev_view = valid, view
+    m.d.comb += i.ready.eq(readies[0])
+    for k, (valid, ready) in enumerate(zip(valids, readies, strict=True)):
+        downstream = o.ready if k == len(stages) - 1 else readies[k + 1]
+        m.d.comb += ready.eq(~valid | downstream)
+
+
+class Requantizer(wiring.Component):
+    """``lanes`` parallel engine requantizers behind one stream handshake.
+
+    Parameters: ``lanes`` (1..64), ``acc_bits`` (signed accumulator width, 2..32,
+    default 32), ``tag_shape`` (optional shape carried unchanged from input to
+    output alongside each transfer, e.g. the address of the pixel; default none).
+
+    Ports
+    -----
+    ``i``: ``In(stream.Signature(StructLayout))`` with fields
+        ``acc`` (``lanes`` x signed ``acc_bits``), then :func:`requant_controls`:
+        ``bias`` (``lanes`` x signed 32), ``multiplier`` (``lanes`` x unsigned 31),
+        ``shift`` (``lanes`` x signed :data:`SHIFT_BITS` = 6), ``zero_point`` (8 bits:
+        int8 two's complement when ``out_signed``, else uint8), ``out_signed``
+        (1: int8 output, 0: uint8), ``relu`` (clamp low at the zero point),
+        ``enable`` (0: raw mode), and ``tag`` if ``tag_shape`` was given.
+    ``o``: ``Out(stream.Signature(StructLayout))`` with fields ``value``
+        (``lanes`` x signed :data:`RAW_BITS` = 32), ``requantized`` (the input's
+        ``enable``) and ``tag``. Requantized, ``value[k]`` is the int8/uint8 result
+        as an integer (so its low 8 bits are the byte to store); raw, it is
+        ``acc[k]`` unchanged (sign-extended; bias, multiplier, shift and zero point
+        are ignored).
+
+    Arithmetic (exact; equal to ``requantize_engine`` for every input): ``v = acc +
+    bias``; ``p = v * M``; ``t = (p >> n) + p[n-1]`` with ``n = 31 + s`` (round half
+    up); ``y = clamp(t, lo - zp, hi - zp) + zp`` with ``[lo, hi]`` the output type's
+    range and ``lo = zp`` under ReLU. Contract: ``shift`` in [SHIFT_MIN, SHIFT_MAX]
+    (``-32, -31`` give meaningless results); any 31-bit ``M`` is exact, not only
+    normalized ones. Raw mode runs ``acc`` through the same datapath with ``bias =
+    0``, ``M = 2**30``, ``s = -1`` (``t = acc`` exactly) and skips the clamp.
+
+    Timing, one register stage each: (1) ``v``, the bounds ``lo - zp``/``hi - zp``
+    and the sign-extended zero point; (2) the partial products ``v * M_lo`` and
+    ``v * M_hi`` (``M`` split at :data:`MUL_SPLIT`, so each maps to DSP blocks);
+    (3) ``p``; (4) ``t``; (5) clamp and ``+ zp`` into ``o.payload``. Latency
+    :attr:`latency` = 5 cycles, throughput one transfer per cycle while ``o.ready``
+    is high. Back-pressure: a stage holds while the next one is full and stalled,
+    so a stalled ``o`` holds its payload and up to 5 transfers are in flight;
+    ``i.ready`` depends combinationally on ``o.ready`` (no skid buffer).
+    """
+
+    latency = 5
+
+    def __init__(self, lanes: int, acc_bits: int = 32, tag_shape=None):
+        self.lanes = check_lanes(self, lanes)
+        try:
+            self.widths = requant_widths(acc_bits)
+        except WinnowParameterError as e:
+            raise reject(self, str(e)) from None
+        self.tag_shape = tag_shape
+        tag = {}
+        if tag_shape is not None:
+            try:
+                Shape.cast(tag_shape)
+            except TypeError as e:
+                raise reject(self, f"tag_shape must be a shape, not {tag_shape!r}") from e
+            tag = {"tag": tag_shape}
+        self.acc_bits = self.widths.acc_bits
+        super().__init__({
+            "i": In(stream.Signature(data.StructLayout({
+                "acc": data.ArrayLayout(signed(self.acc_bits), lanes),
+                **requant_controls(lanes), **tag}))),
+            "o": Out(stream.Signature(data.StructLayout({
+                "value": data.ArrayLayout(signed(RAW_BITS), lanes),
+                "requantized": 1, **tag}))),
+        })
+
+    def _layouts(self):
+        w, lanes = self.widths, self.lanes
+        tag = {} if self.tag_shape is None else {"tag": self.tag_shape}
+        ctrl = data.StructLayout({"enable": 1, "zp": signed(_ZP_BITS), "lo": signed(w.clamp_bits),
+                                  "hi": signed(w.clamp_bits), **tag})
+        v = Signal(signed(w.sum_bits))
+        m_lo = Signal(unsigned(MUL_SPLIT))
+        m_hi = Signal(unsigned(w.multiplier_bits - MUL_SPLIT))
+        nm1 = unsigned(w.shift_bits)  # n - 1 = 30 + s, in [0, 61]
+        return {
+            "sum": data.StructLayout({
+                "v": data.ArrayLayout(signed(w.sum_bits), lanes),
+                "m": data.ArrayLayout(unsigned(w.multiplier_bits), lanes),
+                "nm1": data.ArrayLayout(nm1, lanes), "ctrl": ctrl}),
+            "partial": data.StructLayout({
+                "lo": data.ArrayLayout((v * m_lo).shape(), lanes),
+                "hi": data.ArrayLayout((v * m_hi).shape(), lanes),
+                "nm1": data.ArrayLayout(nm1, lanes), "ctrl": ctrl}),
+            "product": data.StructLayout({
+                "p": data.ArrayLayout(signed(w.product_bits), lanes),
+                "nm1": data.ArrayLayout(nm1, lanes), "ctrl": ctrl}),
+            "rounded": data.StructLayout({
+                "t": data.ArrayLayout(signed(w.rounded_bits), lanes), "ctrl": ctrl}),
+        }
+
+    def _first(self, i) -> dict:
+        """Stage 1: ``v = acc + bias``, raw-mode substitutions, clamp bounds."""
+        lanes, en = range(self.lanes), i.enable
+        raw_m = Const(1 << 30, unsigned(self.widths.multiplier_bits))  # t = acc for s = -1
+        zp = Mux(i.out_signed, i.zero_point.as_signed(), i.zero_point)
+        q_lo = Mux(i.out_signed, int(_I8.min), int(_U8.min))
+        q_hi = Mux(i.out_signed, int(_I8.max), int(_U8.max))
+        ctrl = {"enable": en, "zp": zp, "lo": Mux(i.relu, 0, q_lo - zp), "hi": q_hi - zp}
+        if self.tag_shape is not None:
+            ctrl["tag"] = i.tag
+        return {
+            "v": [i.acc[k] + Mux(en, i.bias[k], 0) for k in lanes],
+            "m": [Mux(en, i.multiplier[k], raw_m) for k in lanes],
+            "nm1": [Mux(en, 30 + i.shift[k], 29) for k in lanes],
+            "ctrl": ctrl,
+        }
+
+    def elaborate(self, platform):
+        mod = Module()
+        lanes, lay = range(self.lanes), self._layouts()
+
+        def last(r):
+            c = r.ctrl
+            clamped = [Mux(r.t[k] < c.lo, c.lo, Mux(r.t[k] > c.hi, c.hi, r.t[k])) + c.zp
+                       for k in lanes]
+            out = {"value": [Mux(c.enable, clamped[k], r.t[k]) for k in lanes],
+                   "requantized": c.enable}
+            if self.tag_shape is not None:
+                out["tag"] = c.tag
+            return out
+
+        struct_pipeline(mod, self.i, self.o, [
+            ("rq_sum", lay["sum"], self._first),
+            ("rq_partial", lay["partial"], lambda s: {
+                "lo": [s.v[k] * s.m[k][:MUL_SPLIT] for k in lanes],
+                "hi": [s.v[k] * s.m[k][MUL_SPLIT:] for k in lanes],
+                "nm1": s.nm1, "ctrl": s.ctrl}),
+            ("rq_product", lay["product"], lambda pp: {
+                "p": [(pp.hi[k] << MUL_SPLIT) + pp.lo[k] for k in lanes],
+                "nm1": pp.nm1, "ctrl": pp.ctrl}),
+            ("rq_rounded", lay["rounded"], lambda pr: {
+                # (p >> n) + p[n-1] == ((p >> (n-1)) + 1) >> 1
+                "t": [(((pr.p[k] >> pr.nm1[k]) + 1) >> 1) for k in lanes],
+                "ctrl": pr.ctrl}),
+            ("rq_out", None, last),
+        ])
+        return mod
+

@@ -146,9 +146,40 @@ class GraphIndex:
                 nm = f"{nm}_{i}"
             seen.add(nm)
             names.append(nm)
-        return cls(model, inferred, nodes, constants, inits, producer, consumers, types,
-                   [i.name for i in g.input if i.name not in inits],
-                   [o.name for o in g.output], names)
+        index = cls(model, inferred, nodes, constants, inits, producer, consumers, types,
+                    [i.name for i in g.input if i.name not in inits],
+                    [o.name for o in g.output], names)
+        index._types_from_onnxruntime()
+        return index
+
+    def _types_from_onnxruntime(self) -> None:
+        """Fill dtypes ONNX inference left unknown (outputs of com.microsoft ops such as
+        ``QLinearAdd``) from onnxruntime's own type inference: the model is loaded once,
+        unoptimized, with those tensors as extra outputs, and their declared types read."""
+        unknown = [o for n in self.nodes for o in n.output
+                   if o and self.dtype(o) is None and o not in self.outputs]
+        if not unknown:
+            return
+        import onnxruntime as ort
+
+        m = onnx.ModelProto()
+        m.CopyFrom(self.model)
+        for t in unknown:
+            m.graph.output.append(onnx.ValueInfoProto(name=t))
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        so.log_severity_level = 3
+        try:
+            sess = ort.InferenceSession(m.SerializeToString(), so,
+                                        providers=["CPUExecutionProvider"])
+        except Exception:  # onnxruntime cannot load it either: leave the types unknown
+            return
+        for o in sess.get_outputs():
+            if o.name in unknown and o.type.startswith("tensor("):
+                dt = _ORT_TYPES.get(o.type[7:-1])
+                shape = None if o.shape is None else tuple(
+                    d if isinstance(d, int) else (d or None) for d in o.shape)
+                self.types[o.name] = TensorType(dt, shape)
 
     def const(self, name: str) -> np.ndarray | None:
         """The value of ``name`` if it is a constant (``""``, an omitted input, gives None)."""
@@ -170,6 +201,13 @@ class GraphIndex:
     def producer_node(self, tensor: str) -> onnx.NodeProto | None:
         i = self.producer.get(tensor)
         return None if i is None else self.nodes[i]
+
+
+_ORT_TYPES = {"float": np.dtype(np.float32), "double": np.dtype(np.float64),
+              "float16": np.dtype(np.float16), "int8": np.dtype(np.int8),
+              "uint8": np.dtype(np.uint8), "int16": np.dtype(np.int16),
+              "int32": np.dtype(np.int32), "int64": np.dtype(np.int64),
+              "bool": np.dtype(np.bool_)}
 
 
 def _constant_tensor(node: onnx.NodeProto) -> onnx.TensorProto:

@@ -17,7 +17,8 @@ All buffers are little-endian and start at multiples of the bus width ``B``.
   ``B - b_zp`` is stored like conv weights with each scalar repeated over the
   ``n*n`` lanes, so both modes share one weight path; the output is the raw
   (or requantized) NHWC image of the same geometry.
-* **Requantization table**: ``[k] x {bias, multiplier, shift, 0}`` int32.
+* **Requantization table**: ``[k] x {bias, multiplier, shift, 0}`` int32, each group of
+  ``pes`` entries padded to a multiple of ``B`` bytes.
 """
 
 from __future__ import annotations
@@ -112,9 +113,17 @@ def gemm_image(a: np.ndarray, a_zero_point) -> np.ndarray:
     return img.reshape(rows // GEMM_WIDTH, GEMM_WIDTH, kd).transpose(2, 0, 1)
 
 
-def pack_requant(bias: np.ndarray, multiplier: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """Per output channel ``{bias, multiplier, shift, 0}`` int32, flat bytes."""
+def pack_requant(bias, multiplier, shift, pes: int, bus_bytes: int) -> np.ndarray:
+    """Per output channel ``{bias, multiplier, shift, 0}`` int32, in groups of ``pes``.
+
+    Each group's entries start on a bus word (groups are padded to a multiple of
+    ``bus_bytes``), and missing channels of the last group are zero.
+    """
     k = len(bias)
-    t = np.zeros((k, 4), dtype=np.int32)
-    t[:, 0], t[:, 1], t[:, 2] = bias, multiplier, shift
-    return t.reshape(-1).view(np.uint8)
+    groups = -(-k // pes)
+    t = np.zeros((groups * pes, 4), dtype=np.int32)
+    t[:k, 0], t[:k, 1], t[:k, 2] = bias, multiplier, shift
+    stride = roundup(16 * pes, bus_bytes)
+    out = np.zeros((groups, stride), dtype=np.uint8)
+    out[:, :16 * pes] = t.reshape(groups, 16 * pes // 4).view(np.uint8)
+    return out.reshape(-1)

@@ -42,6 +42,8 @@ class Error(enum.IntEnum):
     BAD_PADDING = 6  # output would be empty, or a pad >= 3
     AXI_READ = 7  # SLVERR/DECERR on a read
     AXI_WRITE = 8  # SLVERR/DECERR on a write
+    BAD_PITCH = 9  # a pitch not a multiple of the bus width, or smaller than a pixel
+    ABORTED = 10  # stopped by CTRL.ABORT
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,6 @@ REGISTERS: tuple[Register, ...] = (
         _f("REQUANT", 1, 1, "Requantize outputs to 8 bits (else raw int32)"),
         _f("RELU", 2, 1, "Clamp requantized outputs below at OUT_ZP"),
         _f("OUT_SIGNED", 3, 1, "Requantized output is int8 (else uint8)"),
-        _f("ACCUMULATE", 4, 1, "Add onto the int32 output already in memory"),
     )),
     Register("CYCLES_LO", 0x080, Access.RO, "Cycles since the last START (low word)"),
     Register("CYCLES_HI", 0x084, Access.RO, "Cycles (high word, latched by reading _LO)"),

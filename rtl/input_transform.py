@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Mux
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -44,23 +44,30 @@ class InputTransform(wiring.Component):
 
     latency = 2
 
-    def __init__(self, config=None):
+    def __init__(self, config=None, bypass: bool = False):
         self.config = check_config(self, config)
         self.n = self.config.wino.n
+        self.has_bypass = bool(bypass)
         w = self.config.widths
-        super().__init__({
+        ports = {
             "i": In(stream.Signature(tile_layout(w["d"].bits, self.n * self.n))),
             "o": Out(stream.Signature(tile_layout(w["v"].bits, self.n * self.n))),
-        })
+        }
+        if self.has_bypass:
+            ports["bypass"] = In(1)
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
         n, bt, w = self.n, self.config.wino.BT, self.config.widths
-        stages = [
-            (tile_layout(w["v_rows"].bits, n * n),
-             lambda d: flat(left_mul(bt, as_grid(d, n, n)))),
-            (tile_layout(w["v"].bits, n * n),
-             lambda vr: flat(right_mul_t(as_grid(vr, n, n), bt))),
-        ]
+        rows = lambda d: flat(left_mul(bt, as_grid(d, n, n)))  # noqa: E731
+        cols = lambda vr: flat(right_mul_t(as_grid(vr, n, n), bt))  # noqa: E731
+        if self.has_bypass:
+            row_pass, col_pass = rows, cols
+            rows = lambda d: [Mux(self.bypass, x, y)  # noqa: E731
+                              for x, y in zip([d[k] for k in range(n * n)], row_pass(d), strict=True)]
+            cols = lambda vr: [Mux(self.bypass, x, y)  # noqa: E731
+                               for x, y in zip([vr[k] for k in range(n * n)], col_pass(vr), strict=True)]
+        stages = [(tile_layout(w["v_rows"].bits, n * n), rows), (tile_layout(w["v"].bits, n * n), cols)]
         register_pipeline(m, self.i, self.o, stages, "itx")
         return m

@@ -8,7 +8,6 @@ import sys
 import time
 
 import numpy as np
-
 from winnow.hls.config import EngineConfig
 from winnow.hls.errors import WinnowError
 from winnow.hls.plan import ConvLayer, plan_conv

@@ -67,3 +67,11 @@ def test_gemm_image_and_weights():
 def test_bad_activation_dtype():
     with pytest.raises(ValueError, match="activations must be int8/uint8"):
         layout.pack_activations(np.zeros((1, 2, 2), np.float32), 16)
+
+
+def test_requant_table_groups_are_bus_aligned():
+    t = layout.pack_requant([1, 2, 3], [10, 20, 30], [-1, 0, 1], pes=2, bus_bytes=64)
+    assert t.size == 2 * 64
+    words = t.view(np.int32).reshape(2, 16)
+    assert words[0, :8].tolist() == [1, 10, -1, 0, 2, 20, 0, 0]
+    assert words[1, :4].tolist() == [3, 30, 1, 0] and not words[1, 4:].any()

@@ -1,0 +1,660 @@
+"""The engine core: descriptor check, loaders, tile issue, datapath, output.
+
+Schedule (the model of :mod:`winnow.hls.plan`): for each group of ``pes``
+output channels ``g``, for each band of tile rows, for each tile, for each
+input channel ``c``: one transformed input tile ``V`` enters all PEs, each
+multiplying by its own ``U[g, pe, c]``. Concurrent processes:
+
+* **row loader** (read client 0) streams input rows (all pixels and channels
+  of one row per request) into the :class:`LineBuffer` ring of 8 rows, in the
+  order the bands need them, group after group; it may run up to 8 rows
+  ahead of the first row still in use.
+* **weight loader** (read client 1) streams a group's transformed weights into
+  one slot of the double-buffered :class:`WeightBuffer`, then the group's
+  requantization entries; a slot is refilled once its group's last pixel has
+  left the serializer.
+* **issue** walks groups, bands, tiles and channels, one tile read per cycle,
+  once the band's rows and the group's weights are loaded.
+* **datapath**: bank reads -> tile gather (rotation, padding, zero point) ->
+  :class:`InputTransform` (bypassed in GEMM mode) -> join with ``U`` -> PEs ->
+  :class:`OutputTransform` (conv) -> serializer (one pixel per cycle with its
+  address) -> :class:`OutputWriter` -> write client.
+
+A layer ends when everything issued has been written and acknowledged; an
+AXI error or ABORT stops issue and requests, lets what is in flight drain (so
+the AXI port is left clean) and ends with the error code.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+from winnow.hls.errors import WinnowParameterError
+from winnow.hls.regmap import ADDR_BITS, Error, Mode
+
+from ._util import check_config, tile_layout
+from .axi_master import read_beat_layout, request_layout, write_beat_layout
+from .input_transform import InputTransform
+from .line_buffer import BANKS, RING_ROWS, LineBuffer
+from .output_transform import OutputTransform
+from .output_writer import OutputWriter
+from .pe import WinogradPE
+from .weight_buffer import WeightBuffer
+
+U_VECTOR_BYTES = 32  # n*n = 16 int16 elements
+Q_ENTRY_BYTES = 16  # bias, multiplier, shift, 0 (int32 each)
+SIZE_BITS = 16  # H, W, K limits (exclusive powers of two)
+
+
+def descriptor_layout() -> data.StructLayout:
+    """The layer descriptor as the register file holds it (one field per register field)."""
+    return data.StructLayout({
+        "mode": 32, "in_addr": 32, "w_addr": 32, "q_addr": 32, "out_addr": 32,
+        "c": 32, "k": 32, "h": 32, "w": 32,
+        "pad_top": 4, "pad_left": 4, "pad_bottom": 4, "pad_right": 4,
+        "in_pitch": 32, "out_pitch": 32, "x_zp": 8, "out_zp": 8,
+        "x_signed": 1, "requant": 1, "relu": 1, "out_signed": 1,
+    })
+
+
+def _log2(v: int) -> int:
+    return v.bit_length() - 1
+
+
+class EngineCore(wiring.Component):
+    """Everything between the register file and the AXI master.
+
+    Ports: ``desc`` (descriptor, sampled at ``start``), ``start``/``abort``
+    pulses; ``busy``, ``done``, ``error`` (:class:`~winnow.hls.regmap.Error`);
+    64-bit counters ``cycles`` (of the last layer, start to done), ``busy_cycles``
+    (all layers), ``stall_cycles`` (issue waiting for rows or weights) and
+    ``mac_cycles`` (channels entering the PEs); the AXI master's client ports
+    ``rd_req``/``rd_data`` (2 clients: rows, weights), ``wr_req``/``wr_data``,
+    and ``write_idle``, ``read_error``, ``write_error``, ``error_clear``.
+    """
+
+    def __init__(self, config=None):
+        self.config = cfg = check_config(self, config)
+        b = cfg.bus_bytes
+        if cfg.m != 2 or b not in (16, 32):
+            self._MustUse__silence = True
+            raise WinnowParameterError(
+                f"the engine RTL implements F(2x2,3x3) with bus_bytes 16 or 32; got m={cfg.m}, "
+                f"bus_bytes={b}")
+        self.line = LineBuffer(cfg)
+        self.half = self.line.depth // 2
+        req = stream.Signature(request_layout())
+        super().__init__({
+            "desc": In(descriptor_layout()),
+            "start": In(1), "abort": In(1),
+            "busy": Out(1), "done": Out(1), "error": Out(8),
+            "cycles": Out(64), "busy_cycles": Out(64), "stall_cycles": Out(64),
+            "mac_cycles": Out(64),
+            "rd_req": Out(req).array(2),
+            "rd_data": In(stream.Signature(read_beat_layout(b))).array(2),
+            "wr_req": Out(req),
+            "wr_data": Out(stream.Signature(write_beat_layout(b))),
+            "write_idle": In(1), "read_error": In(1), "write_error": In(1),
+            "error_clear": Out(1),
+        })
+
+    def elaborate(self, platform):  # noqa: C901 (one schedule, read top to bottom)
+        m = Module()
+        cfg = self.config
+        P, B, maxc = cfg.pes, cfg.bus_bytes, cfg.max_channels
+        HALF = self.half
+        lb_bits = self.line.addr_bits
+        m.submodules.line = line = self.line
+        m.submodules.wbuf = wbuf = WeightBuffer(cfg)
+        m.submodules.itx = itx = InputTransform(cfg, bypass=True)
+        pes = [WinogradPE(cfg) for _ in range(P)]
+        otxs = [OutputTransform(cfg) for _ in range(P)]
+        for p in range(P):
+            m.submodules[f"pe{p}"] = pes[p]
+            m.submodules[f"otx{p}"] = otxs[p]
+        m.submodules.writer = writer = OutputWriter(cfg)
+
+        # ---------------------------------------------------------------- descriptor
+        d = Signal(descriptor_layout())  # working copy, latched at start
+        c_bits = maxc.bit_length()
+        C = Signal(c_bits)
+        K, H, W = Signal(SIZE_BITS), Signal(SIZE_BITS), Signal(SIZE_BITS)
+        gemm = Signal()
+        Ho, Wo = Signal(SIZE_BITS + 1), Signal(SIZE_BITS + 1)
+        TH, TW = Signal(SIZE_BITS), Signal(SIZE_BITS)
+        G = Signal(SIZE_BITS)
+        CW = Signal(ADDR_BITS)  # bus words per input pixel
+        stride = Signal(3)
+        row_beats = Signal(ADDR_BITS)  # W * CW
+        in_row_bytes = Signal(ADDR_BITS + 1)  # W * in_pitch
+        out_row_bytes = Signal(ADDR_BITS + 1)  # Wo * out_pitch
+        elem = Signal(3)  # output bytes per lane (1 or 4)
+        w_group_bytes = Signal(ADDR_BITS + 1)  # C * P * 32
+        q_group_bytes = -(-Q_ENTRY_BYTES * P // B) * B  # one group's requant entries, bus-aligned
+        total_rows = Signal(2 * SIZE_BITS)  # G * H
+        tiles = Signal(2 * SIZE_BITS)  # TH * TW
+
+        # Extents for the address check (64-bit products)
+        ext_in, ext_w, ext_out = Signal(64), Signal(64), Signal(64)
+        err = Signal(8)
+
+        running = Signal()  # issuing / loading
+        draining = Signal()  # stopped by an error or abort; waiting for quiescence
+        m.d.comb += self.busy.eq(running | draining)
+
+        # ---------------------------------------------------------------- counters
+        m.d.comb += self.error.eq(err)
+        busy_cnt, cyc_cnt, stall_cnt, mac_cnt = (Signal(64) for _ in range(4))
+        m.d.comb += [self.busy_cycles.eq(busy_cnt), self.cycles.eq(cyc_cnt),
+                     self.stall_cycles.eq(stall_cnt), self.mac_cycles.eq(mac_cnt)]
+        with m.If(self.busy):
+            m.d.sync += [busy_cnt.eq(busy_cnt + 1), cyc_cnt.eq(cyc_cnt + 1)]
+
+        # ---------------------------------------------------------------- control FSM
+        # Loop state shared by the processes below.
+        g_issue = Signal(SIZE_BITS)  # group being issued
+        issue_done = Signal()
+        w_loaded = Signal(SIZE_BITS + 1)  # groups whose weights (and requant) are in
+        groups_out = Signal(SIZE_BITS + 1)  # groups whose last pixel left the serializer
+        rows_loaded = Signal(2 * SIZE_BITS)  # rows written into the ring (row stream order)
+        min_needed = Signal(signed(2 * SIZE_BITS + 2))  # first row seq still needed by issue
+        loaders_idle = Signal()
+        items_issued, items_joined = Signal(40), Signal(40)
+        tiles_issued, blocks_out = Signal(40), Signal(40)
+        pixels_in, requests_out = Signal(40), Signal(40)
+        quiescent = Signal()
+        stop = Signal()  # abort or error requested: stop issue and requests
+
+        m.d.comb += self.error_clear.eq(0)
+        m.d.comb += quiescent.eq(loaders_idle & (items_issued == items_joined)
+                                 & (tiles_issued == blocks_out) & (pixels_in == requests_out)
+                                 & self.write_idle & ~writer.i.valid)
+
+        dv = self.desc
+        pt, pl, pb, pr = (Signal(4) for _ in range(4))
+        m.d.comb += [pt.eq(d.pad_top), pl.eq(d.pad_left), pb.eq(d.pad_bottom), pr.eq(d.pad_right)]
+
+        with m.FSM(name="ctrl"):
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [d.eq(dv), self.done.eq(0), err.eq(0), cyc_cnt.eq(0),
+                                 stall_cnt.eq(0), mac_cnt.eq(0)]
+                    m.d.comb += self.error_clear.eq(1)
+                    m.next = "CHECK0"
+            with m.State("CHECK0"):
+                # Sizes, geometry and simple checks.
+                is_gemm = d.mode == Mode.GEMM
+                m.d.sync += [
+                    gemm.eq(is_gemm),
+                    C.eq(d.c), K.eq(d.k), H.eq(d.h), W.eq(d.w),
+                    CW.eq(d.in_pitch >> _log2(B)),
+                    elem.eq(Mux(d.requant, 1, 4)),
+                    stride.eq(Mux(is_gemm, 4, 2)),
+                    G.eq((d.k + (P - 1)) // P),
+                ]
+                with m.If(is_gemm):
+                    m.d.sync += [Ho.eq(d.h), Wo.eq(4)]
+                with m.Else():
+                    m.d.sync += [Ho.eq(d.h + pt + pb - 2), Wo.eq(d.w + pl + pr - 2)]
+                bad_size = (d.h >> SIZE_BITS != 0) | (d.w >> SIZE_BITS != 0) | (d.k >> SIZE_BITS != 0)
+                with m.If(d.mode > Mode.GEMM):
+                    m.d.sync += err.eq(Error.BAD_MODE)
+                with m.Elif((d.c == 0) | (d.k == 0) | (d.h == 0) | (d.w == 0)):
+                    m.d.sync += err.eq(Error.ZERO_SIZE)
+                with m.Elif(d.c > maxc):
+                    m.d.sync += err.eq(Error.TOO_MANY_CHANNELS)
+                with m.Elif(bad_size):
+                    m.d.sync += err.eq(Error.TOO_WIDE)
+                with m.Elif(is_gemm & ((d.w != 4) | (d.h[:2] != 0) | (Cat(pt, pl, pb, pr) != 0))):
+                    m.d.sync += err.eq(Error.BAD_PADDING)
+                with m.Elif(~is_gemm & ((pt > 2) | (pl > 2) | (pb > 2) | (pr > 2)
+                                        | (d.h + pt + pb < 3) | (d.w + pl + pr < 3))):
+                    m.d.sync += err.eq(Error.BAD_PADDING)
+                with m.Elif((d.in_pitch[:_log2(B)] != 0) | (d.out_pitch[:_log2(B)] != 0)
+                            | (d.in_pitch < d.c) | (d.in_pitch == 0)
+                            | (d.out_pitch < d.k * Mux(d.requant, 1, 4))):
+                    m.d.sync += err.eq(Error.BAD_PITCH)
+                with m.Elif((d.in_addr[:_log2(B)] != 0) | (d.w_addr[:_log2(B)] != 0)
+                            | (d.out_addr[:_log2(B)] != 0)
+                            | (d.requant & (d.q_addr[:_log2(B)] != 0))):
+                    m.d.sync += err.eq(Error.BAD_ADDRESS)
+                m.next = "CHECK1"
+            with m.State("CHECK1"):
+                m.d.sync += [
+                    TH.eq(Mux(gemm, H >> 2, (Ho + 1) >> 1)),
+                    TW.eq(Mux(gemm, 1, (Wo + 1) >> 1)),
+                    row_beats.eq(W * CW),
+                    in_row_bytes.eq(W * d.in_pitch),
+                    out_row_bytes.eq(Wo * d.out_pitch),
+                    w_group_bytes.eq(C * (P * U_VECTOR_BYTES)),
+                    total_rows.eq(G * H),
+                ]
+                with m.If(err != 0):
+                    m.next = "FINISH"
+                with m.Elif((((W + 3) >> 2) * CW) > HALF):
+                    m.d.sync += err.eq(Error.TOO_WIDE)
+                    m.next = "FINISH"
+                with m.Else():
+                    m.next = "CHECK2"
+            with m.State("CHECK2"):
+                m.d.sync += [
+                    tiles.eq(TH * TW),
+                    ext_in.eq(d.in_addr + H * in_row_bytes),
+                    ext_w.eq(d.w_addr + G * w_group_bytes),
+                    ext_out.eq(d.out_addr + Ho * out_row_bytes),
+                ]
+                m.next = "CHECK3"
+            with m.State("CHECK3"):
+                ext_q = d.q_addr + G * q_group_bytes
+                limit = 1 << ADDR_BITS
+                with m.If((ext_in > limit) | (ext_w > limit) | (ext_out > limit)
+                          | (d.requant & (ext_q > limit))):
+                    m.d.sync += err.eq(Error.BAD_ADDRESS)
+                    m.next = "FINISH"
+                with m.Else():
+                    m.d.sync += running.eq(1)
+                    m.next = "RUN"
+            with m.State("RUN"):
+                with m.If(self.read_error & ~err.any()):
+                    m.d.sync += err.eq(Error.AXI_READ)
+                with m.If(self.write_error & ~err.any()):
+                    m.d.sync += err.eq(Error.AXI_WRITE)
+                with m.If(self.abort & ~err.any()):
+                    m.d.sync += err.eq(Error.ABORTED)
+                with m.If(stop | self.read_error | self.write_error | self.abort):
+                    m.d.sync += [running.eq(0), draining.eq(1)]
+                    m.next = "DRAIN"
+                with m.Elif(issue_done & (groups_out == G) & quiescent):
+                    m.d.sync += running.eq(0)
+                    m.next = "FINISH"
+            with m.State("DRAIN"):
+                with m.If(self.write_error & ~err.any()):
+                    m.d.sync += err.eq(Error.AXI_WRITE)
+                with m.If(quiescent):
+                    m.d.sync += draining.eq(0)
+                    m.next = "FINISH"
+            with m.State("FINISH"):
+                m.d.sync += self.done.eq(1)
+                m.next = "IDLE"
+        m.d.comb += stop.eq(err.any())
+
+        # Group-level resets happen at start: every loop counter below is cleared
+        # while the control FSM is not running.
+        starting = Signal()
+        m.d.comb += starting.eq(~self.busy)
+
+        # ---------------------------------------------------------------- row loader
+        seq_l = Signal(2 * SIZE_BITS)  # row sequence number (g * H + r)
+        r_l = Signal(SIZE_BITS)
+        row_addr = Signal(ADDR_BITS)
+        row_pending = Signal()  # request accepted, beats outstanding
+        x_l = Signal(SIZE_BITS)
+        cw_l = Signal(ADDR_BITS)
+        quad_l = Signal(ADDR_BITS)  # (x // 4) * CW
+        rreq, rdat = self.rd_req[0], self.rd_data[0]
+        row_req_valid = Signal()
+        m.d.comb += [
+            rreq.payload.addr.eq(row_addr),
+            rreq.payload.len.eq(row_beats - 1),
+            rreq.valid.eq(row_req_valid),
+            rdat.ready.eq(1),
+        ]
+        with m.If(starting):
+            m.d.sync += [seq_l.eq(0), r_l.eq(0), row_addr.eq(d.in_addr), row_pending.eq(0),
+                         row_req_valid.eq(0), x_l.eq(0), cw_l.eq(0), quad_l.eq(0),
+                         rows_loaded.eq(0)]
+        with m.Else():
+            can_request = (running & ~stop & ~row_pending & ~row_req_valid
+                           & (seq_l < total_rows) & (seq_l < min_needed + RING_ROWS))
+            with m.If(can_request):
+                m.d.sync += row_req_valid.eq(1)
+            with m.If(rreq.valid & rreq.ready):
+                m.d.sync += [row_req_valid.eq(0), row_pending.eq(1)]
+            with m.If(rdat.valid):
+                last_word = cw_l == CW - 1
+                m.d.sync += cw_l.eq(Mux(last_word, 0, cw_l + 1))
+                with m.If(last_word):
+                    m.d.sync += x_l.eq(x_l + 1)
+                    with m.If(x_l[:2] == 3):
+                        m.d.sync += quad_l.eq(quad_l + CW)
+                with m.If(rdat.payload.last):
+                    m.d.sync += [row_pending.eq(0), x_l.eq(0), cw_l.eq(0), quad_l.eq(0),
+                                 rows_loaded.eq(seq_l + 1), seq_l.eq(seq_l + 1)]
+                    last_row = r_l == H - 1
+                    m.d.sync += [r_l.eq(Mux(last_row, 0, r_l + 1)),
+                                 row_addr.eq(Mux(last_row, d.in_addr, row_addr + in_row_bytes))]
+        m.d.comb += [
+            line.write_en.eq(rdat.valid & ~self.rd_data[0].payload.error),
+            line.write_bank.eq(Cat(x_l[:2], seq_l[:2])),
+            line.write_addr.eq(Mux(seq_l[2], HALF, 0) + quad_l + cw_l),
+            line.write_data.eq(rdat.payload.data),
+        ]
+
+        # ---------------------------------------------------------------- weight loader
+        g_w = Signal(SIZE_BITS + 1)
+        w_addr = Signal(ADDR_BITS)
+        q_addr = Signal(ADDR_BITS)
+        w_state = Signal(2)  # 0 idle, 1 weights pending, 2 requant pending
+        w_req_valid = Signal()
+        w_req_addr = Signal(ADDR_BITS)
+        w_req_len = Signal(16)
+        wreq, wdat = self.rd_req[1], self.rd_data[1]
+        vec = Signal(8 * U_VECTOR_BYTES)  # assembles one U vector from beats
+        beats_per_vec = max(1, U_VECTOR_BYTES // B)
+        vb = Signal(range(beats_per_vec + 1))
+        pe_w = Signal(range(P))
+        c_w = Signal(c_bits)
+        q_beat = Signal(range(q_group_bytes // B + 1))
+        qtab = Array(Array(Signal(data.StructLayout({"bias": signed(32), "mult": 32, "shift": 8}),
+                                  name=f"q{s}_{p}") for p in range(P)) for s in range(2))
+        m.d.comb += [wreq.valid.eq(w_req_valid), wreq.payload.addr.eq(w_req_addr),
+                     wreq.payload.len.eq(w_req_len), wdat.ready.eq(1)]
+        slot_w = g_w[0]
+        with m.If(starting):
+            m.d.sync += [g_w.eq(0), w_addr.eq(d.w_addr), q_addr.eq(d.q_addr), w_state.eq(0),
+                         w_req_valid.eq(0), vb.eq(0), pe_w.eq(0), c_w.eq(0), q_beat.eq(0),
+                         w_loaded.eq(0)]
+        with m.Else():
+            with m.If(wreq.valid & wreq.ready):
+                m.d.sync += w_req_valid.eq(0)
+            with m.Switch(w_state):
+                with m.Case(0):
+                    with m.If(running & ~stop & (g_w < G) & (g_w < groups_out + 2)):
+                        m.d.sync += [w_state.eq(1), w_req_valid.eq(1), w_req_addr.eq(w_addr),
+                                     w_req_len.eq((w_group_bytes >> _log2(B)) - 1)]
+                with m.Case(1):
+                    with m.If(wdat.valid):
+                        if beats_per_vec > 1:
+                            m.d.sync += vec.eq(Cat(vec[8 * B:], wdat.payload.data))
+                        else:
+                            m.d.sync += vec.eq(wdat.payload.data[:8 * U_VECTOR_BYTES])
+                        m.d.sync += vb.eq(Mux(vb == beats_per_vec - 1, 0, vb + 1))
+                        with m.If(wdat.payload.last):
+                            m.d.sync += w_addr.eq(w_addr + w_group_bytes)
+                            with m.If(d.requant):
+                                m.d.sync += [w_state.eq(2), w_req_valid.eq(1),
+                                             w_req_addr.eq(q_addr),
+                                             w_req_len.eq(q_group_bytes // B - 1)]
+                            with m.Else():
+                                m.d.sync += [w_state.eq(0), g_w.eq(g_w + 1), w_loaded.eq(g_w + 1)]
+                with m.Case(2):
+                    with m.If(wdat.valid):
+                        per_beat = max(1, B // Q_ENTRY_BYTES)
+                        for j in range(per_beat):
+                            e = wdat.payload.data[128 * j:128 * (j + 1)]
+                            idx = q_beat * per_beat + j
+                            with m.If(idx < P):
+                                m.d.sync += qtab[slot_w][idx].eq(Cat(e[:32], e[32:64], e[64:72]))
+                        m.d.sync += q_beat.eq(q_beat + 1)
+                        with m.If(wdat.payload.last):
+                            m.d.sync += [w_state.eq(0), q_beat.eq(0), g_w.eq(g_w + 1),
+                                         w_loaded.eq(g_w + 1), q_addr.eq(q_addr + q_group_bytes)]
+        # A complete U vector is written when its last beat arrives.
+        vec_now = Signal(8 * U_VECTOR_BYTES)
+        if beats_per_vec > 1:
+            m.d.comb += vec_now.eq(Cat(vec[8 * B:], wdat.payload.data))
+        else:
+            m.d.comb += vec_now.eq(wdat.payload.data[:8 * U_VECTOR_BYTES])
+        u_bits = cfg.widths["u"].bits
+        vec_write = wdat.valid & (w_state == 1) & (vb == beats_per_vec - 1)
+        m.d.comb += [
+            wbuf.write_en.eq(vec_write),
+            wbuf.write_pe.eq(pe_w),
+            wbuf.write_addr.eq(Mux(slot_w, maxc, 0) + c_w),
+        ]
+        for e in range(cfg.positions):
+            m.d.comb += wbuf.write_data[e].eq(vec_now[16 * e:16 * e + u_bits])
+        with m.If(vec_write & ~starting):
+            last_pe = pe_w == P - 1
+            m.d.sync += [pe_w.eq(Mux(last_pe, 0, pe_w + 1)),
+                         c_w.eq(Mux(last_pe, Mux(c_w == C - 1, 0, c_w + 1), c_w))]
+        m.d.comb += loaders_idle.eq(~row_pending & ~row_req_valid & (w_state == 0) & ~w_req_valid)
+
+        # ---------------------------------------------------------------- issue
+        ti, tj, c_i = Signal(SIZE_BITS), Signal(SIZE_BITS), Signal(c_bits)
+        gH = Signal(2 * SIZE_BITS)  # g_issue * H
+        r0 = Signal(signed(SIZE_BITS + 2))  # first input row of the band (may be < 0)
+        x0 = Signal(signed(SIZE_BITS + 2))  # first input column of the tile
+        q0 = Signal(signed(ADDR_BITS + 1))  # (x0 >> 2) * CW
+        seq0 = Signal(signed(2 * SIZE_BITS + 2))  # gH + r0
+        last_row_needed = Signal(signed(2 * SIZE_BITS + 2))
+        rows_ok, weights_ok = Signal(), Signal()
+        m.d.comb += [
+            seq0.eq(gH + r0),
+            last_row_needed.eq(gH + Mux(r0 + 3 < H, r0 + 3, H - 1)),
+            rows_ok.eq(rows_loaded.as_signed() > last_row_needed),
+            weights_ok.eq(w_loaded > g_issue),
+            min_needed.eq(Mux(issue_done, (1 << (2 * SIZE_BITS)), gH + Mux(r0 < 0, 0, r0))),
+        ]
+        want_issue = Signal()
+        issue_fire = Signal()
+        s1_ready, s2_ready = Signal(), Signal()
+        m.d.comb += [
+            want_issue.eq(running & ~stop & ~issue_done),
+            issue_fire.eq(want_issue & rows_ok & weights_ok & s1_ready),
+        ]
+        with m.If(want_issue & ~(rows_ok & weights_ok)):
+            m.d.sync += stall_cnt.eq(stall_cnt + 1)
+        with m.If(starting):
+            m.d.sync += [g_issue.eq(0), issue_done.eq(0), ti.eq(0), tj.eq(0), c_i.eq(0),
+                         gH.eq(0),
+                         r0.eq(Mux(d.mode == Mode.GEMM, 0, -pt.as_signed())),
+                         x0.eq(Mux(d.mode == Mode.GEMM, 0, -pl.as_signed())),
+                         q0.eq(Mux((d.mode != Mode.GEMM) & (pl != 0), -(d.in_pitch >> _log2(B)), 0)),
+                         items_issued.eq(0), tiles_issued.eq(0)]
+        with m.Elif(issue_fire):
+            m.d.sync += items_issued.eq(items_issued + 1)
+            last_c = c_i == C - 1
+            last_tj = tj == TW - 1
+            last_ti = ti == TH - 1
+            last_g = g_issue == G - 1
+            m.d.sync += c_i.eq(Mux(last_c, 0, c_i + 1))
+            with m.If(last_c):
+                m.d.sync += tiles_issued.eq(tiles_issued + 1)
+                x_next = x0 + stride
+                with m.If(last_tj):
+                    m.d.sync += [tj.eq(0), x0.eq(Mux(gemm, 0, -pl.as_signed())),
+                                 q0.eq(Mux(~gemm & (pl != 0), -CW.as_signed(), 0))]
+                    with m.If(last_ti):
+                        m.d.sync += [ti.eq(0), r0.eq(Mux(gemm, 0, -pt.as_signed()))]
+                        with m.If(last_g):
+                            m.d.sync += issue_done.eq(1)
+                        with m.Else():
+                            m.d.sync += [g_issue.eq(g_issue + 1), gH.eq(gH + H)]
+                    with m.Else():
+                        m.d.sync += [ti.eq(ti + 1), r0.eq(r0 + stride)]
+                with m.Else():
+                    m.d.sync += [tj.eq(tj + 1), x0.eq(x_next)]
+                    with m.If((x_next >> 2) != (x0 >> 2)):
+                        m.d.sync += q0.eq(q0 + CW)
+
+        # Bank addresses of the tile (stage 0 -> line buffer read ports).
+        s_rot = seq0[:2]
+        q_rot = x0[:2]
+        hb = seq0[2]
+        cword = c_i >> _log2(B)
+        for bank in range(BANKS):
+            rb, cb = bank >> 2, bank & 3
+            half = hb ^ (rb < s_rot)
+            addr = Mux(half, HALF, 0) + q0 + Mux(cb < q_rot, CW, 0) + cword
+            m.d.comb += line.read_addr[bank].eq(addr[:lb_bits])
+        m.d.comb += line.read_en.eq(issue_fire)
+
+        # Stage 1 (memory output) and stage 2 (gathered tile d).
+        meta = data.StructLayout({"s": 2, "q": 2, "rowv": 4, "colv": 4, "byte": 6})
+        meta1 = Signal(meta)
+        valid1, valid2 = Signal(), Signal()
+        d_bits = cfg.widths["d"].bits
+        d2 = Signal(tile_layout(d_bits, 16))
+        rowv = Cat(*[((r0 + a) >= 0) & ((r0 + a) < H) for a in range(4)])
+        colv = Cat(*[((x0 + b) >= 0) & ((x0 + b) < W) for b in range(4)])
+        m.d.comb += [s2_ready.eq(~valid2 | itx.i.ready), s1_ready.eq(~valid1 | s2_ready)]
+        with m.If(starting):
+            m.d.sync += [valid1.eq(0), valid2.eq(0)]
+        with m.Else():
+            with m.If(s1_ready):
+                m.d.sync += valid1.eq(issue_fire)
+                m.d.sync += [meta1.s.eq(s_rot), meta1.q.eq(q_rot), meta1.rowv.eq(rowv),
+                             meta1.colv.eq(colv), meta1.byte.eq(c_i[:_log2(B)])]
+            with m.If(s2_ready):
+                m.d.sync += valid2.eq(valid1)
+        # Gather: byte select per bank, rotate into tile positions, zero point, padding.
+        bytes_ = [Signal(8, name=f"bank_byte{b}") for b in range(BANKS)]
+        for b in range(BANKS):
+            m.d.comb += bytes_[b].eq(line.read_data[b].word_select(meta1.byte, 8))
+        barr = Array(bytes_)
+        zp = Signal(signed(9))
+        m.d.comb += zp.eq(Mux(d.x_signed, d.x_zp.as_signed(), d.x_zp))
+        with m.If(s2_ready & valid1):
+            for a in range(4):
+                for b in range(4):
+                    src = barr[Cat((meta1.q + b)[:2], (meta1.s + a)[:2])]
+                    x = Mux(d.x_signed, src.as_signed(), src)
+                    ok = meta1.rowv[a] & meta1.colv[b]
+                    m.d.sync += d2[4 * a + b].eq(Mux(ok, x - zp, 0))
+        m.d.comb += [itx.i.valid.eq(valid2), itx.i.payload.eq(d2), itx.bypass.eq(gemm)]
+
+        # ---------------------------------------------------------------- join with U
+        c_j = Signal(c_bits)
+        t_j = Signal(2 * SIZE_BITS)
+        g_j = Signal(SIZE_BITS)
+        primed = Signal()
+        join_fire = Signal()
+        pe_ready = pes[0].i.ready
+        m.d.comb += join_fire.eq(itx.o.valid & primed & pe_ready)
+        m.d.comb += itx.o.ready.eq(primed & pe_ready)
+        last_cj = c_j == C - 1
+        last_tile_j = t_j == tiles - 1
+        next_c = Mux(last_cj, 0, c_j + 1)
+        end_group = last_cj & last_tile_j
+        m.d.comb += [
+            wbuf.read_en.eq(join_fire | (~primed & itx.o.valid)),
+            wbuf.read_addr.eq(Mux(g_j[0], maxc, 0) + Mux(primed, next_c, 0)),
+        ]
+        with m.If(starting):
+            m.d.sync += [c_j.eq(0), t_j.eq(0), g_j.eq(0), primed.eq(0), items_joined.eq(0)]
+        with m.Elif(join_fire):
+            m.d.sync += [items_joined.eq(items_joined + 1), mac_cnt.eq(mac_cnt + 1), c_j.eq(next_c)]
+            with m.If(last_cj):
+                m.d.sync += t_j.eq(Mux(last_tile_j, 0, t_j + 1))
+            with m.If(end_group):
+                m.d.sync += [g_j.eq(g_j + 1), primed.eq(0)]
+        with m.Elif(~primed & itx.o.valid):
+            m.d.sync += primed.eq(1)
+        for p in range(P):
+            m.d.comb += [
+                pes[p].i.valid.eq(itx.o.valid & primed),
+                pes[p].i.payload.v.eq(itx.o.payload),
+                pes[p].i.payload.u.eq(wbuf.read_data[p]),
+                pes[p].i.payload.first.eq(c_j == 0),
+                pes[p].i.payload.last.eq(last_cj),
+            ]
+
+        # ---------------------------------------------------------------- serializer
+        acc32 = data.ArrayLayout(signed(32), 16)
+        block = Signal(data.ArrayLayout(acc32, P))
+        full = Signal()
+        pix = Signal(5)
+        npix = Mux(gemm, 16, 4)
+        edge = Mux(gemm, 2, 1)  # log2 of the block edge (4 or 2)
+        for p in range(P):
+            m.d.comb += [
+                otxs[p].i.valid.eq(pes[0].o.valid & ~gemm),
+                otxs[p].i.payload.eq(pes[p].o.payload),
+                pes[p].o.ready.eq(Mux(gemm, ~full, otxs[0].i.ready)),
+                otxs[p].o.ready.eq(~full & ~gemm),
+            ]
+        load_block = ~full & Mux(gemm, pes[0].o.valid, otxs[0].o.valid)
+        # Output address state.
+        g_o = Signal(SIZE_BITS)
+        ti_o, tj_o = Signal(SIZE_BITS), Signal(SIZE_BITS)
+        t_o = Signal(2 * SIZE_BITS)
+        row_base = Signal(ADDR_BITS)  # out_addr + stride*ti*Wo*pitch... (per band)
+        col_off = Signal(ADDR_BITS)  # 2*tj*pitch
+        g_off = Signal(ADDR_BITS)  # g * P * elem
+        a_pix = Signal(2)
+        b_pix = Signal(2)
+        m.d.comb += [a_pix.eq(Mux(gemm, pix[2:4], pix[1])), b_pix.eq(Mux(gemm, pix[:2], pix[0]))]
+        out_row = Signal(SIZE_BITS + 2)
+        out_col = Signal(SIZE_BITS + 2)
+        m.d.comb += [out_row.eq((ti_o << edge) + a_pix), out_col.eq((tj_o << edge) + b_pix)]
+        pix_valid = (out_row < Ho) & (out_col < Wo)
+        pix_addr = (row_base + a_pix * out_row_bytes + col_off + b_pix * d.out_pitch + g_off)[:ADDR_BITS]
+
+        with m.If(starting):
+            m.d.sync += [full.eq(0), pix.eq(0), g_o.eq(0), ti_o.eq(0), tj_o.eq(0), t_o.eq(0),
+                         row_base.eq(d.out_addr), col_off.eq(0), g_off.eq(0), blocks_out.eq(0),
+                         groups_out.eq(0), pixels_in.eq(0)]
+        with m.Elif(load_block):
+            m.d.sync += [full.eq(1), pix.eq(0)]
+            for p in range(P):
+                src_gemm = pes[p].o.payload
+                src_conv = otxs[p].o.payload
+                for e in range(16):
+                    val = Mux(gemm, src_gemm[e], src_conv[e] if e < 4 else 0)
+                    m.d.sync += block[p][e].eq(val)
+        # Emit one pixel per cycle (skipping cropped ones).
+        wi = writer.i
+        lanes_left = Signal(range(P + 1))
+        m.d.comb += lanes_left.eq(Mux(K - (g_o * P) >= P, P, K - g_o * P))
+        emit = full & pix_valid
+        m.d.comb += [
+            wi.valid.eq(emit),
+            wi.payload.addr.eq(pix_addr),
+            wi.payload.nlanes.eq(lanes_left),
+        ]
+        pix_arr = [Array(block[p][e] for e in range(16)) for p in range(P)]
+        slot_o = g_o[0]
+        for p in range(P):
+            q = qtab[slot_o][p]
+            m.d.comb += [
+                wi.payload.values[p].eq(pix_arr[p][pix]),
+                wi.payload.bias[p].eq(q.bias),
+                wi.payload.multiplier[p].eq(q.mult),
+                wi.payload.shift[p].eq(q.shift),
+            ]
+        m.d.comb += [
+            wi.payload.zero_point.eq(d.out_zp),
+            wi.payload.out_signed.eq(d.out_signed),
+            wi.payload.relu.eq(d.relu),
+            wi.payload.enable.eq(d.requant),
+        ]
+        advance = full & (~pix_valid | wi.ready)
+        with m.If(~starting & wi.valid & wi.ready):
+            m.d.sync += pixels_in.eq(pixels_in + 1)
+        with m.If(~starting & advance):
+            last_pix = pix == npix - 1
+            m.d.sync += pix.eq(Mux(last_pix, 0, pix + 1))
+            with m.If(last_pix):
+                m.d.sync += [full.eq(0), blocks_out.eq(blocks_out + 1)]
+                last_t = t_o == tiles - 1
+                m.d.sync += t_o.eq(Mux(last_t, 0, t_o + 1))
+                with m.If(tj_o == TW - 1):
+                    m.d.sync += [tj_o.eq(0), col_off.eq(0)]
+                    with m.If(ti_o == TH - 1):
+                        m.d.sync += [ti_o.eq(0), row_base.eq(d.out_addr),
+                                     g_o.eq(g_o + 1), groups_out.eq(groups_out + 1),
+                                     g_off.eq(g_off + P * elem)]
+                    with m.Else():
+                        m.d.sync += [ti_o.eq(ti_o + 1),
+                                     row_base.eq(row_base + (out_row_bytes << edge))]
+                with m.Else():
+                    m.d.sync += [tj_o.eq(tj_o + 1), col_off.eq(col_off + (d.out_pitch << 1))]
+
+        # ---------------------------------------------------------------- writer -> AXI
+        m.d.comb += [
+            self.wr_req.valid.eq(writer.aw.valid),
+            self.wr_req.payload.addr.eq(writer.aw.payload.addr),
+            self.wr_req.payload.len.eq(writer.aw.payload.beats - 1),
+            writer.aw.ready.eq(self.wr_req.ready),
+            self.wr_data.valid.eq(writer.w.valid),
+            self.wr_data.payload.data.eq(writer.w.payload.data),
+            self.wr_data.payload.strb.eq(writer.w.payload.strb),
+            writer.w.ready.eq(self.wr_data.ready),
+        ]
+        with m.If(starting):
+            m.d.sync += requests_out.eq(0)
+        with m.Elif(writer.aw.valid & writer.aw.ready):
+            m.d.sync += requests_out.eq(requests_out + 1)
+        return m

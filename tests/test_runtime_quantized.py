@@ -4,8 +4,7 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-from onnxruntime.quantization import (CalibrationDataReader, QuantFormat, QuantType,
-                                      quantize_static)
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from test_runtime_models import random_inputs, resnet_like, vgg_like
 from winnow.runtime import Session
 from winnow.runtime.session import ort_session

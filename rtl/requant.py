@@ -15,8 +15,8 @@ from amaranth.lib.wiring import In, Out
 from winnow.hls.errors import WinnowParameterError
 from winnow.hls.quant import SHIFT_MAX, SHIFT_MIN, requant_widths, signed_bits
 
-__all__ = ["MUL_SPLIT", "RAW_BITS", "SHIFT_BITS", "Requantizer", "requant_controls",
-           "struct_pipeline"]
+__all__ = ["MUL_SPLIT", "RAW_BITS", "SHIFT_BITS", "RequantPipeline", "Requantizer",
+           "requant_controls", "struct_pipeline"]
 
 #: Raw (not requantized) outputs are int32, as stored by ``winnow.hls.layout.pack_raw``.
 RAW_BITS = 32
@@ -103,6 +103,103 @@ def struct_pipeline(m: Module, i, o, stages: Sequence[Stage]) -> None:
         m.d.comb += ready.eq(~valid | downstream)
 
 
+class RequantPipeline:
+    """The requantizer's payload layouts and register stages, for any module to instantiate.
+
+    :class:`Requantizer` wraps them as a component; a block that wants them inline
+    in its own pipeline (one Verilog module, no hierarchy) appends :meth:`stages`
+    to its stage list. Parameters are validated by the caller.
+    """
+
+    latency = 5
+
+    def __init__(self, lanes: int, acc_bits: int, tag_shape=None):
+        self.lanes = lanes
+        self.widths = requant_widths(acc_bits)
+        self.tag = {} if tag_shape is None else {"tag": tag_shape}
+
+    @property
+    def input_layout(self) -> data.StructLayout:
+        return data.StructLayout({"acc": data.ArrayLayout(signed(self.widths.acc_bits), self.lanes),
+                                  **requant_controls(self.lanes), **self.tag})
+
+    @property
+    def output_layout(self) -> data.StructLayout:
+        return data.StructLayout({"value": data.ArrayLayout(signed(RAW_BITS), self.lanes),
+                                  "requantized": 1, **self.tag})
+
+    def _layouts(self) -> dict[str, data.StructLayout]:
+        w, lanes = self.widths, self.lanes
+        ctrl = data.StructLayout({"enable": 1, "zp": signed(_ZP_BITS), "lo": signed(w.clamp_bits),
+                                  "hi": signed(w.clamp_bits), **self.tag})
+        v = Signal(signed(w.sum_bits))
+        m_lo = Signal(unsigned(MUL_SPLIT))
+        m_hi = Signal(unsigned(w.multiplier_bits - MUL_SPLIT))
+        nm1 = unsigned(w.shift_bits)  # n - 1 = 30 + s, in [0, 61]
+        return {
+            "sum": data.StructLayout({
+                "v": data.ArrayLayout(signed(w.sum_bits), lanes),
+                "m": data.ArrayLayout(unsigned(w.multiplier_bits), lanes),
+                "nm1": data.ArrayLayout(nm1, lanes), "ctrl": ctrl}),
+            "partial": data.StructLayout({
+                "lo": data.ArrayLayout((v * m_lo).shape(), lanes),
+                "hi": data.ArrayLayout((v * m_hi).shape(), lanes),
+                "nm1": data.ArrayLayout(nm1, lanes), "ctrl": ctrl}),
+            "product": data.StructLayout({
+                "p": data.ArrayLayout(signed(w.product_bits), lanes),
+                "nm1": data.ArrayLayout(nm1, lanes), "ctrl": ctrl}),
+            "rounded": data.StructLayout({
+                "t": data.ArrayLayout(signed(w.rounded_bits), lanes), "ctrl": ctrl}),
+        }
+
+    def _first(self, i) -> dict:
+        """Stage 1: ``v = acc + bias``, raw-mode substitutions, clamp bounds."""
+        lanes, en = range(self.lanes), i.enable
+        raw_m = Const(1 << 30, unsigned(self.widths.multiplier_bits))  # t = acc for s = -1
+        zp = Mux(i.out_signed, i.zero_point.as_signed(), i.zero_point)
+        q_lo = Mux(i.out_signed, int(_I8.min), int(_U8.min))
+        q_hi = Mux(i.out_signed, int(_I8.max), int(_U8.max))
+        ctrl = {"enable": en, "zp": zp, "lo": Mux(i.relu, 0, q_lo - zp), "hi": q_hi - zp}
+        if self.tag:
+            ctrl["tag"] = i.tag
+        return {
+            "v": [i.acc[k] + Mux(en, i.bias[k], 0) for k in lanes],
+            "m": [Mux(en, i.multiplier[k], raw_m) for k in lanes],
+            "nm1": [Mux(en, 30 + i.shift[k], 29) for k in lanes],
+            "ctrl": ctrl,
+        }
+
+    def _last(self, r) -> dict:
+        """Stage 5: clamp and add the zero point (requantized) or pass ``t = acc`` (raw)."""
+        c = r.ctrl
+        out = {"value": [Mux(c.enable, Mux(t < c.lo, c.lo, Mux(t > c.hi, c.hi, t)) + c.zp, t)
+                         for t in (r.t[k] for k in range(self.lanes))],
+               "requantized": c.enable}
+        if self.tag:
+            out["tag"] = c.tag
+        return out
+
+    def stages(self, prefix: str = "rq") -> list[Stage]:
+        """The five stages for :func:`struct_pipeline`, input :attr:`input_layout`,
+        output :attr:`output_layout`."""
+        lanes, lay = range(self.lanes), self._layouts()
+        return [
+            (f"{prefix}_sum", lay["sum"], self._first),
+            (f"{prefix}_partial", lay["partial"], lambda s: {
+                "lo": [s.v[k] * s.m[k][:MUL_SPLIT] for k in lanes],
+                "hi": [s.v[k] * s.m[k][MUL_SPLIT:] for k in lanes],
+                "nm1": s.nm1, "ctrl": s.ctrl}),
+            (f"{prefix}_product", lay["product"], lambda pp: {
+                "p": [(pp.hi[k] << MUL_SPLIT) + pp.lo[k] for k in lanes],
+                "nm1": pp.nm1, "ctrl": pp.ctrl}),
+            (f"{prefix}_rounded", lay["rounded"], lambda pr: {
+                # (p >> n) + p[n-1] == ((p >> (n-1)) + 1) >> 1
+                "t": [((pr.p[k] >> pr.nm1[k]) + 1) >> 1 for k in lanes],
+                "ctrl": pr.ctrl}),
+            (f"{prefix}_out", self.output_layout, self._last),
+        ]
+
+
 class Requantizer(wiring.Component):
     """``lanes`` parallel engine requantizers behind one stream handshake.
 
@@ -144,102 +241,26 @@ class Requantizer(wiring.Component):
     ``i.ready`` depends combinationally on ``o.ready`` (no skid buffer).
     """
 
-    latency = 5
+    latency = RequantPipeline.latency
 
     def __init__(self, lanes: int, acc_bits: int = 32, tag_shape=None):
         self.lanes = check_lanes(self, lanes)
-        try:
-            self.widths = requant_widths(acc_bits)
-        except WinnowParameterError as e:
-            raise reject(self, str(e)) from None
-        self.tag_shape = tag_shape
-        tag = {}
         if tag_shape is not None:
             try:
                 Shape.cast(tag_shape)
             except TypeError as e:
                 raise reject(self, f"tag_shape must be a shape, not {tag_shape!r}") from e
-            tag = {"tag": tag_shape}
-        self.acc_bits = self.widths.acc_bits
+        try:
+            self.pipeline = RequantPipeline(lanes, acc_bits, tag_shape)
+        except WinnowParameterError as e:
+            raise reject(self, str(e)) from None
+        self.acc_bits = self.pipeline.widths.acc_bits
         super().__init__({
-            "i": In(stream.Signature(data.StructLayout({
-                "acc": data.ArrayLayout(signed(self.acc_bits), lanes),
-                **requant_controls(lanes), **tag}))),
-            "o": Out(stream.Signature(data.StructLayout({
-                "value": data.ArrayLayout(signed(RAW_BITS), lanes),
-                "requantized": 1, **tag}))),
+            "i": In(stream.Signature(self.pipeline.input_layout)),
+            "o": Out(stream.Signature(self.pipeline.output_layout)),
         })
 
-    def _layouts(self):
-        w, lanes = self.widths, self.lanes
-        tag = {} if self.tag_shape is None else {"tag": self.tag_shape}
-        ctrl = data.StructLayout({"enable": 1, "zp": signed(_ZP_BITS), "lo": signed(w.clamp_bits),
-                                  "hi": signed(w.clamp_bits), **tag})
-        v = Signal(signed(w.sum_bits))
-        m_lo = Signal(unsigned(MUL_SPLIT))
-        m_hi = Signal(unsigned(w.multiplier_bits - MUL_SPLIT))
-        nm1 = unsigned(w.shift_bits)  # n - 1 = 30 + s, in [0, 61]
-        return {
-            "sum": data.StructLayout({
-                "v": data.ArrayLayout(signed(w.sum_bits), lanes),
-                "m": data.ArrayLayout(unsigned(w.multiplier_bits), lanes),
-                "nm1": data.ArrayLayout(nm1, lanes), "ctrl": ctrl}),
-            "partial": data.StructLayout({
-                "lo": data.ArrayLayout((v * m_lo).shape(), lanes),
-                "hi": data.ArrayLayout((v * m_hi).shape(), lanes),
-                "nm1": data.ArrayLayout(nm1, lanes), "ctrl": ctrl}),
-            "product": data.StructLayout({
-                "p": data.ArrayLayout(signed(w.product_bits), lanes),
-                "nm1": data.ArrayLayout(nm1, lanes), "ctrl": ctrl}),
-            "rounded": data.StructLayout({
-                "t": data.ArrayLayout(signed(w.rounded_bits), lanes), "ctrl": ctrl}),
-        }
-
-    def _first(self, i) -> dict:
-        """Stage 1: ``v = acc + bias``, raw-mode substitutions, clamp bounds."""
-        lanes, en = range(self.lanes), i.enable
-        raw_m = Const(1 << 30, unsigned(self.widths.multiplier_bits))  # t = acc for s = -1
-        zp = Mux(i.out_signed, i.zero_point.as_signed(), i.zero_point)
-        q_lo = Mux(i.out_signed, int(_I8.min), int(_U8.min))
-        q_hi = Mux(i.out_signed, int(_I8.max), int(_U8.max))
-        ctrl = {"enable": en, "zp": zp, "lo": Mux(i.relu, 0, q_lo - zp), "hi": q_hi - zp}
-        if self.tag_shape is not None:
-            ctrl["tag"] = i.tag
-        return {
-            "v": [i.acc[k] + Mux(en, i.bias[k], 0) for k in lanes],
-            "m": [Mux(en, i.multiplier[k], raw_m) for k in lanes],
-            "nm1": [Mux(en, 30 + i.shift[k], 29) for k in lanes],
-            "ctrl": ctrl,
-        }
-
     def elaborate(self, platform):
-        mod = Module()
-        lanes, lay = range(self.lanes), self._layouts()
-
-        def last(r):
-            c = r.ctrl
-            clamped = [Mux(r.t[k] < c.lo, c.lo, Mux(r.t[k] > c.hi, c.hi, r.t[k])) + c.zp
-                       for k in lanes]
-            out = {"value": [Mux(c.enable, clamped[k], r.t[k]) for k in lanes],
-                   "requantized": c.enable}
-            if self.tag_shape is not None:
-                out["tag"] = c.tag
-            return out
-
-        struct_pipeline(mod, self.i, self.o, [
-            ("rq_sum", lay["sum"], self._first),
-            ("rq_partial", lay["partial"], lambda s: {
-                "lo": [s.v[k] * s.m[k][:MUL_SPLIT] for k in lanes],
-                "hi": [s.v[k] * s.m[k][MUL_SPLIT:] for k in lanes],
-                "nm1": s.nm1, "ctrl": s.ctrl}),
-            ("rq_product", lay["product"], lambda pp: {
-                "p": [(pp.hi[k] << MUL_SPLIT) + pp.lo[k] for k in lanes],
-                "nm1": pp.nm1, "ctrl": pp.ctrl}),
-            ("rq_rounded", lay["rounded"], lambda pr: {
-                # (p >> n) + p[n-1] == ((p >> (n-1)) + 1) >> 1
-                "t": [(((pr.p[k] >> pr.nm1[k]) + 1) >> 1) for k in lanes],
-                "ctrl": pr.ctrl}),
-            ("rq_out", None, last),
-        ])
-        return mod
-
+        m = Module()
+        struct_pipeline(m, self.i, self.o, self.pipeline.stages())
+        return m

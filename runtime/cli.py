@@ -89,6 +89,108 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def _random_feed(infos, rng: np.random.Generator, batch: int) -> dict[str, np.ndarray]:
+    """Seeded random inputs of each input's dtype and shape (symbolic dims -> ``batch``)."""
+    from winnow.runtime.errors import WinnowInputError
+
+    feeds = {}
+    for t in infos:
+        if t.dtype is None or t.shape is None:
+            raise WinnowInputError(f"input {t.name!r} has no declared dtype/shape; give it with "
+                                   f"--input {t.name}=FILE.npy")
+        shape = tuple(d if isinstance(d, int) else batch for d in t.shape)
+        if t.dtype.kind == "f":
+            a = rng.standard_normal(shape).astype(t.dtype)
+        elif t.dtype.kind in "iu" and t.dtype.itemsize == 1:
+            info = np.iinfo(t.dtype)
+            a = rng.integers(info.min, info.max + 1, shape).astype(t.dtype)
+        elif t.dtype.kind in "iu":
+            a = rng.integers(0, 10, shape).astype(t.dtype)
+        else:
+            a = rng.integers(0, 2, shape).astype(t.dtype)
+        feeds[t.name] = a
+    return feeds
+
+
+def _load_inputs(specs: list[str]) -> dict[str, np.ndarray]:
+    from winnow.runtime.errors import WinnowInputError
+
+    feeds = {}
+    for spec in specs:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            raise WinnowInputError(f"--input must be NAME=FILE.npy, not {spec!r}")
+        try:
+            feeds[name] = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise WinnowInputError(f"cannot read input {name!r} from {path!r}: {e}") from e
+    return feeds
+
+
+def _calibration(arg: str | None, infos, seed: int, batch: int):
+    """``--calibrate``: a directory of ``.npz`` feed files, or N seeded random feeds."""
+    import os
+
+    from winnow.runtime.errors import WinnowCalibrationError
+
+    if arg is None:
+        return None
+    if os.path.isdir(arg):
+        files = sorted(f for f in os.listdir(arg) if f.endswith(".npz"))
+        if not files:
+            raise WinnowCalibrationError(f"calibration directory {arg!r} has no .npz files")
+        return [dict(np.load(os.path.join(arg, f), allow_pickle=False)) for f in files]
+    try:
+        n = int(arg)
+    except ValueError:
+        raise WinnowCalibrationError(
+            f"--calibrate takes a directory of .npz feeds or a count, not {arg!r}") from None
+    if n < 1:
+        raise WinnowCalibrationError(f"--calibrate count must be >= 1, not {n}")
+    rng = np.random.default_rng(seed + 1)
+    return [_random_feed(infos, rng, batch) for _ in range(n)]
+
+
+def cmd_run(args) -> int:
+    """Run a model with the engine's layers on a device; save outputs and the report."""
+    from winnow.runtime import Session
+    from winnow.runtime.graph import load_model
+
+    model = load_model(args.model)
+    sess = Session(model, device=args.device, config=_config(args), policy=args.policy,
+                   check=not args.no_check)
+    sess.model_name = args.model
+    infos = sess.get_inputs()
+    cal = _calibration(args.calibrate, infos, args.seed, args.batch)
+    if cal is not None:
+        sess.calibrate(tqdm_iter(cal, "calibrating", args.progress))
+    given = _load_inputs(args.input)
+    missing = [t for t in infos if t.name not in given]
+    feeds = dict(given)
+    if missing:
+        feeds.update(_random_feed(missing, np.random.default_rng(args.seed), args.batch))
+        print(f"random inputs (seed {args.seed}): " + ", ".join(
+            f"{t.name} {feeds[t.name].dtype}{list(feeds[t.name].shape)}" for t in missing))
+    t0 = time.perf_counter()
+    outs = sess.run(None, feeds, progress=args.progress)
+    dt = time.perf_counter() - t0
+    rep = sess.report()
+    print(rep.table())
+    print(f"run time {dt * 1e3:.1f} ms")
+    if args.out:
+        np.savez(args.out, **dict(zip([o.name for o in sess.get_outputs()], outs, strict=True)))
+    if args.report:
+        rep.save(args.report)
+    return 0
+
+
+def tqdm_iter(items, desc: str, enabled: bool | None):
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, disable=(None if enabled is None else not enabled),
+                leave=False)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="winnow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,6 +214,27 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument(f"--{name}", type=int, default=default)
     p.add_argument("--pads", type=int, nargs=4, default=(1, 1, 1, 1))
     p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("run", help="run an ONNX model with the engine's layers offloaded")
+    _engine_args(p)
+    p.add_argument("model", help="ONNX model file")
+    p.add_argument("--device", default="emu", help="emu (golden model) or rtl (virtual board)")
+    p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
+                   help="an input array; inputs not given are seeded random")
+    p.add_argument("--calibrate", metavar="DIR|N",
+                   help="static float ranges from a directory of .npz feeds or N random feeds")
+    p.add_argument("--policy", default="quantize", choices=["quantize", "exact", "host"],
+                   help="float Conv/MatMul/Gemm: quantize on the engine, only when lossless, "
+                        "or never")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=1, help="size of symbolic dims of random inputs")
+    p.add_argument("--out", help="outputs as .npz")
+    p.add_argument("--report", help="placement/error report as JSON")
+    p.add_argument("--no-check", action="store_true",
+                   help="skip the fp32 comparison (faster on large models)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar (default: when writing to a terminal)")
+    p.set_defaults(func=cmd_run)
     return parser
 
 

@@ -175,8 +175,13 @@ class Session:
                     r.calibrated[t] = cals[t].range()
 
     # ---------------------------------------------------------------- run
-    def run(self, output_names: Sequence[str] | None, feeds: Mapping) -> list[np.ndarray]:
-        """Outputs ``output_names`` (None: all) for ``feeds``, like onnxruntime."""
+    def run(self, output_names: Sequence[str] | None, feeds: Mapping, run_options=None, *,
+            progress: bool | None = False) -> list[np.ndarray]:
+        """Outputs ``output_names`` (None: all) for ``feeds``, like onnxruntime.
+
+        ``run_options`` is accepted for onnxruntime compatibility and ignored;
+        ``progress`` shows a tqdm bar over the steps (None: when on a terminal).
+        """
         names = list(self.index.outputs if output_names is None else output_names)
         bad = [n for n in names if n not in self.index.outputs]
         if bad:
@@ -188,7 +193,14 @@ class Session:
             v = env.get(t)
             return consts[t] if v is None else v
 
+        bar = None
+        if progress is None or progress:
+            from tqdm import tqdm
+            bar = tqdm(total=len(self.steps), desc="winnow run", leave=False,
+                       disable=None if progress is None else False)
         for k, step in enumerate(self.steps):
+            if bar is not None:
+                bar.update(1)
             if isinstance(step, HostStep):
                 sess = self._host_sessions.get(k)
                 if sess is None:
@@ -210,6 +222,8 @@ class Session:
             for t in reads:  # free what no later step reads
                 if self._last_use.get(t) == k and t not in self.index.outputs and t in env:
                     del env[t]
+        if bar is not None:
+            bar.close()
         self._runs += 1
         if self.check:
             self._compare_outputs(feeds, env)

@@ -34,7 +34,7 @@ class OutputWriter(wiring.Component):
         transfer: ``values`` (``lanes`` x signed ``acc_bits``), ``addr`` (32-bit
         byte address of the group's first channel: ``out_base + pixel * pitch +
         group * lanes * elem_bytes``), ``nlanes`` (valid lanes, 1..``lanes``; only
-        their bytes are written), and the requantization controls of
+        their bytes are written; 0 is outside the contract), and the requantization controls of
         :func:`~winnow.rtl.requant.requant_controls` (per lane ``bias``,
         ``multiplier``, ``shift``; shared ``zero_point``, ``out_signed``,
         ``relu``, ``enable``), carried per transfer in the payload so the

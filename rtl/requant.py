@@ -233,12 +233,14 @@ class Requantizer(wiring.Component):
 
     Timing, one register stage each: (1) ``v``, the bounds ``lo - zp``/``hi - zp``
     and the sign-extended zero point; (2) the partial products ``v * M_lo`` and
-    ``v * M_hi`` (``M`` split at :data:`MUL_SPLIT`, so each maps to DSP blocks);
+    ``v * M_hi`` (``M`` split at :data:`MUL_SPLIT`, so each maps to DSP blocks:
+    yosys ``synth_xilinx`` gives 4 DSP48E1 per lane);
     (3) ``p``; (4) ``t``; (5) clamp and ``+ zp`` into ``o.payload``. Latency
     :attr:`latency` = 5 cycles, throughput one transfer per cycle while ``o.ready``
     is high. Back-pressure: a stage holds while the next one is full and stalled,
     so a stalled ``o`` holds its payload and up to 5 transfers are in flight;
-    ``i.ready`` depends combinationally on ``o.ready`` (no skid buffer).
+    ``i.ready`` depends combinationally on ``o.ready`` (no skid buffer). The stages
+    themselves are :class:`RequantPipeline`'s, which other blocks inline.
     """
 
     latency = RequantPipeline.latency

@@ -73,6 +73,7 @@ class EngineOp:
     output: str
     b: str = ""  # GEMM operand B, or the conv weight W (always constant for convs)
     conv1x1: bool = False  # a 1x1 conv computed in GEMM mode
+    embed: tuple[int, int] | None = None  # a (kh, kw) kernel zero-extended to 3x3
     pads: tuple[int, int, int, int] = (0, 0, 0, 0)
     a_scale: str = ""
     a_zp: str = ""
@@ -109,6 +110,17 @@ class OpStats:
     fallback: str = ""  # why it ran on the host this time (EXACT policy)
     max_abs_err: float | None = None
     cosine: float | None = None
+
+
+def embed_kernel(w: np.ndarray, zero_point=None) -> np.ndarray:
+    """``w[K, C, kh, kw]`` zero-extended to 3x3 (filled with the per-channel zero point)."""
+    k, c, kh, kw = w.shape
+    z = np.zeros(k, dtype=np.int64) if zero_point is None else np.broadcast_to(
+        np.asarray(zero_point).astype(np.int64).reshape(-1), (k,))
+    out = np.empty((k, c, 3, 3), dtype=w.dtype)
+    out[...] = z.astype(w.dtype)[:, None, None, None]
+    out[:, :, :kh, :kw] = w
+    return out
 
 
 def reference_model(index: GraphIndex, node_index: int) -> onnx.ModelProto:
@@ -156,9 +168,13 @@ class OpRunner:
                     q, s, _ = floatq.quantize_weights(w, axis=-1)
                 else:
                     q, s, _ = floatq.quantize_weights(w, axis=0)
+                    if op.embed:
+                        q = embed_kernel(q)
                 self._wq = (q, None, s)
             else:
                 zp = get(op.b_zp) if op.b_zp else None
+                if op.embed:
+                    w = embed_kernel(w, zp)
                 self._wq = (w, zp, get(op.b_scale) if op.b_scale else None)
         return self._wq
 

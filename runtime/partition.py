@@ -89,37 +89,47 @@ def _require(cond: bool, reason: Reason, detail: str) -> None:
 
 # --------------------------------------------------------------------- conv shape checks
 
-def _conv_geometry(node: onnx.NodeProto, w: np.ndarray) -> tuple[bool, tuple[int, int, int, int]]:
-    """``(is_1x1, pads)`` for an engine-shaped conv, else :class:`Rejected`."""
+def _conv_geometry(node: onnx.NodeProto, w: np.ndarray
+                   ) -> tuple[bool, tuple[int, int, int, int], tuple[int, int] | None]:
+    """``(is_1x1_gemm, pads, embed)`` for an engine-shaped conv, else :class:`Rejected`.
+
+    A kernel smaller than 3x3 (2x2, 1x3, a padded 1x1...) runs as a 3x3 conv whose
+    extra taps are zero (``embed`` is its ``(kh, kw)``; bottom/right pads grow by
+    ``3 - kh``/``3 - kw``): exact, at 9/(kh*kw) the multiplies. An unpadded 1x1
+    runs in GEMM mode instead.
+    """
     a = attrs(node)
     _require(w.ndim == 4, Reason.KERNEL, f"{w.ndim - 2}-D convolution; the engine does 2-D only")
-    kh, kw = w.shape[2:]
+    kh, kw = (int(v) for v in w.shape[2:])
     ks = tuple(a.get("kernel_shape", (kh, kw)))
-    _require(ks in ((3, 3), (1, 1)), Reason.KERNEL,
-             f"kernel {ks[0]}x{ks[1]}; the engine does 3x3 (Winograd) and 1x1 (GEMM)")
+    _require(kh <= 3 and kw <= 3, Reason.KERNEL,
+             f"kernel {kh}x{kw}; the engine does 3x3 (Winograd, smaller kernels zero-extended)")
     _require(a.get("group", 1) == 1, Reason.GROUPS, f"group={a.get('group')}; the engine needs 1")
     st = tuple(a.get("strides", (1, 1)))
     _require(st == (1, 1), Reason.STRIDE, f"strides {st}; the engine needs (1, 1)")
     dl = tuple(a.get("dilations", (1, 1)))
-    _require(dl == (1, 1), Reason.DILATION, f"dilations {dl}; the engine needs (1, 1)")
+    _require(dl == (1, 1) or ks == (1, 1), Reason.DILATION,
+             f"dilations {dl}; the engine needs (1, 1)")
     auto = a.get("auto_pad", b"NOTSET")
     auto = auto.decode() if isinstance(auto, bytes) else auto
-    r = ks[0]
     if auto in ("SAME_UPPER", "SAME_LOWER"):
-        p = (r - 1) // 2
-        pads = (p, p, p, p)
+        th, tw = kh - 1, kw - 1  # total padding for stride 1
+        small = (th // 2, tw // 2)
+        big = (th - small[0], tw - small[1])
+        lo, hi = (small, big) if auto == "SAME_UPPER" else (big, small)
+        pads = (lo[0], lo[1], hi[0], hi[1])
     elif auto == "VALID":
         pads = (0, 0, 0, 0)
     else:
         pp = tuple(int(v) for v in a.get("pads", (0, 0, 0, 0)))
         pads = (pp[0], pp[1], pp[2], pp[3])
-    if r == 1:
-        _require(pads == (0, 0, 0, 0), Reason.ATTRIBUTE,
-                 f"1x1 conv with pads {pads}; GEMM mode needs no padding")
-    else:
-        _require(max(pads) <= 2, Reason.ATTRIBUTE,
-                 f"pads {pads}; the engine supports padding 0..2 on each side")
-    return r == 1, pads
+    if (kh, kw) == (1, 1) and pads == (0, 0, 0, 0):
+        return True, pads, None
+    embed = None if (kh, kw) == (3, 3) else (kh, kw)
+    pads = (pads[0], pads[1], pads[2] + 3 - kh, pads[3] + 3 - kw)
+    _require(max(pads) <= 2, Reason.ATTRIBUTE,
+             f"pads {pads} (as a 3x3 kernel); the engine supports padding 0..2 on each side")
+    return False, pads, embed
 
 
 def _conv_overflow(c: int, kernel: int) -> None:
@@ -167,15 +177,15 @@ def _match_conv(index: GraphIndex, i: int, policy: FloatPolicy) -> EngineOp:
              f"X is {index.dtype(node.input[0])}; float convs are offloaded from float32")
     w = index.const(node.input[1])
     _require(w is not None, Reason.NON_CONSTANT, f"weights {node.input[1]!r} are not a constant")
-    is_1x1, pads = _conv_geometry(node, w)
-    _conv_overflow(w.shape[1], w.shape[2])
+    is_1x1, pads, embed = _conv_geometry(node, w)
+    _conv_overflow(w.shape[1], 1 if is_1x1 else 3)
     _require(policy is not FloatPolicy.HOST, Reason.POLICY, "float layers kept on the host")
     if policy is FloatPolicy.EXACT:
         _require(lossless_weights(w) is not None, Reason.LOSSY,
                  "weights are not integers in [-127, 127] (exact policy)")
     bias = node.input[2] if len(node.input) > 2 else ""
     return EngineOp(OpKind.CONV, Mode.GEMM if is_1x1 else Mode.CONV, i, (i,), node.input[0],
-                    node.output[0], b=node.input[1], conv1x1=is_1x1, pads=pads, bias=bias)
+                    node.output[0], b=node.input[1], conv1x1=is_1x1, pads=pads, embed=embed, bias=bias)
 
 
 def _match_conv_integer(index: GraphIndex, i: int) -> EngineOp:
@@ -186,21 +196,21 @@ def _match_conv_integer(index: GraphIndex, i: int) -> EngineOp:
     w = index.const(w_name)
     _require(w is not None, Reason.NON_CONSTANT, f"weights {w_name!r} are not a constant")
     _require(w.dtype in _I8, Reason.DTYPE, f"W is {w.dtype}; the engine takes int8/uint8")
-    is_1x1, pads = _conv_geometry(node, w)
-    _conv_overflow(w.shape[1], w.shape[2])
+    is_1x1, pads, embed = _conv_geometry(node, w)
+    _conv_overflow(w.shape[1], 1 if is_1x1 else 3)
     inp = list(node.input) + [""] * 9
     if qlinear:
         w_zp = inp[5]
         _scalar(index, inp[2], "x_zero_point")
         op = EngineOp(OpKind.QLINEAR_CONV, Mode.GEMM if is_1x1 else Mode.CONV, i, (i,), x,
-                      node.output[0], b=w_name, conv1x1=is_1x1, pads=pads, a_scale=inp[1],
+                      node.output[0], b=w_name, conv1x1=is_1x1, pads=pads, embed=embed, a_scale=inp[1],
                       a_zp=inp[2], b_scale=inp[4], b_zp=w_zp, y_scale=inp[6], y_zp=inp[7],
                       y_dtype=index.dtype(inp[7]) if inp[7] else index.dtype(x), bias=inp[8])
     else:
         w_zp = inp[3]
         _scalar(index, inp[2], "x_zero_point")
         op = EngineOp(OpKind.CONV_INTEGER, Mode.GEMM if is_1x1 else Mode.CONV, i, (i,), x,
-                      node.output[0], b=w_name, conv1x1=is_1x1, pads=pads, a_zp=inp[2],
+                      node.output[0], b=w_name, conv1x1=is_1x1, pads=pads, embed=embed, a_zp=inp[2],
                       b_zp=w_zp)
     if w_zp:
         _require(index.const(w_zp) is not None, Reason.NON_CONSTANT,
@@ -250,8 +260,8 @@ def _match_qdq(index: GraphIndex, i: int, conv: bool) -> EngineOp:
         if index.dtype(xq) == np.dtype(np.int8):
             _require(w.dtype == np.dtype(np.int8), Reason.QDQ_INCOMPLETE,
                      "int8 activations with uint8 weights (onnxruntime keeps this on float)")
-        is_1x1, pads = _conv_geometry(node, w)
-        _conv_overflow(w.shape[1], w.shape[2])
+        is_1x1, pads, embed = _conv_geometry(node, w)
+        _conv_overflow(w.shape[1], 1 if is_1x1 else 3)
         axis = attrs(dw).get("axis", 1)
         if index.const(ws) is not None and index.const(ws).size > 1:
             _require(axis == 0, Reason.ZERO_POINT, f"weight scales along axis {axis}, not 0")
@@ -264,7 +274,7 @@ def _match_qdq(index: GraphIndex, i: int, conv: bool) -> EngineOp:
             if index.only_consumer(node.input[2], i):
                 fused.append(index.producer[node.input[2]])
         return EngineOp(OpKind.QDQ_CONV, Mode.GEMM if is_1x1 else Mode.CONV, i, tuple(fused),
-                        xq, q.output[0], b=wq, conv1x1=is_1x1, pads=pads, a_scale=xs,
+                        xq, q.output[0], b=wq, conv1x1=is_1x1, pads=pads, embed=embed, a_scale=xs,
                         a_zp=xzp, b_scale=ws, b_zp=wzp, y_scale=qi[1], y_zp=qi[2],
                         y_dtype=y_dtype, bias=bias)
     _gemm_ranks(index, xq, wq)

@@ -2,6 +2,8 @@
 node tests of ``onnx.backend.test`` through the Winnow backend, plus Winnow's own int8 3x3 cases
 (the standard suite has only three 3x3 stride-1 convs)."""
 
+import re
+
 import numpy as np
 import onnx.backend.test
 import pytest
@@ -12,7 +14,11 @@ from winnow.runtime.session import ort_session
 OPS = r"^test_(basic_conv|conv_with|convinteger|qlinearconv|matmul|matmulinteger|qlinearmatmul|gemm)"
 backend_test = onnx.backend.test.BackendTest(WinnowBackend, __name__)
 backend_test.include(OPS + r".*_cpu$")
-globals().update(backend_test.enable_report().test_cases)
+# Drop the ~4000 unselected cases instead of collecting them as skips (keeps -ra readable).
+for _items in backend_test._test_items.values():
+    for _name in [n for n in _items if not re.search(OPS + r".*_cpu$", n)]:
+        del _items[_name]
+globals().update(backend_test.test_cases)
 
 #: Node tests whose engine layer must have run on the engine (not a host fallback).
 MUST_OFFLOAD = ["test_basic_conv_with_padding", "test_basic_conv_without_padding",

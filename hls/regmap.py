@@ -171,3 +171,54 @@ def to_markdown() -> str:
     out += ["", "| mode | value |", "|---|---|"] + [f"| {m.name} | {m.value} |" for m in Mode]
     out += ["", "| error | value |", "|---|---|"] + [f"| {e.name} | {e.value} |" for e in Error]
     return "\n".join(out) + "\n"
+
+
+#: Descriptor keys of single-field registers, and the register holding each multi-field key.
+_DESC_REGISTERS = {
+    "mode": "DESC_MODE", "in_addr": "DESC_IN_ADDR", "w_addr": "DESC_W_ADDR",
+    "q_addr": "DESC_Q_ADDR", "out_addr": "DESC_OUT_ADDR", "c": "DESC_C", "k": "DESC_K",
+    "h": "DESC_H", "w": "DESC_W", "in_pitch": "DESC_IN_PITCH", "out_pitch": "DESC_OUT_PITCH",
+}
+_DESC_FIELDS = {
+    "pad_top": ("DESC_PADS", "TOP"), "pad_left": ("DESC_PADS", "LEFT"),
+    "pad_bottom": ("DESC_PADS", "BOTTOM"), "pad_right": ("DESC_PADS", "RIGHT"),
+    "x_zp": ("DESC_ZP", "X_ZP"), "out_zp": ("DESC_ZP", "OUT_ZP"),
+    "x_signed": ("DESC_FLAGS", "X_SIGNED"), "requant": ("DESC_FLAGS", "REQUANT"),
+    "relu": ("DESC_FLAGS", "RELU"), "out_signed": ("DESC_FLAGS", "OUT_SIGNED"),
+}
+
+
+def descriptor_writes(desc: dict) -> list[tuple[int, int]]:
+    """``(offset, value)`` register writes that program the layer descriptor ``desc``.
+
+    Keys: ``mode, in_addr, w_addr, q_addr, out_addr, c, k, h, w, in_pitch, out_pitch``
+    (whole registers) and ``pad_top/left/bottom/right, x_zp, out_zp, x_signed,
+    requant, relu, out_signed`` (fields; zero points as raw 8-bit patterns).
+    Missing keys are written as 0; unknown keys and values that do not fit raise.
+    """
+    from .errors import WinnowParameterError
+
+    words = {r: 0 for r in dict.fromkeys([*_DESC_REGISTERS.values(),
+                                          *(r for r, _ in _DESC_FIELDS.values())])}
+    for key, value in desc.items():
+        value = int(value)
+        if key in _DESC_REGISTERS:
+            if not 0 <= value < 1 << 32:
+                raise WinnowParameterError(f"descriptor {key}={value} does not fit 32 bits")
+            words[_DESC_REGISTERS[key]] = value
+        elif key in _DESC_FIELDS:
+            reg, name = _DESC_FIELDS[key]
+            f = next(f for f in BY_NAME[reg].fields if f.name == name)
+            if not 0 <= value < 1 << f.width:
+                raise WinnowParameterError(
+                    f"descriptor {key}={value} does not fit the {f.width}-bit field {reg}.{name}")
+            words[reg] |= value << f.lsb
+        else:
+            raise WinnowParameterError(f"unknown descriptor key {key!r}")
+    return [(BY_NAME[r].offset, v) for r, v in words.items()]
+
+
+def field(reg: str, name: str, word: int) -> int:
+    """The value of field ``name`` of register ``reg`` in a read ``word``."""
+    f = next(f for f in BY_NAME[reg].fields if f.name == name)
+    return (word & f.mask) >> f.lsb

@@ -22,15 +22,11 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from winnow.hls.line_geometry import BANKS, RING_ROWS, bank_depth
+
 from ._util import check_config
 
-BANKS = 16
-RING_ROWS = 8
-
-
-def line_buffer_depth(config) -> int:
-    """Words per bank."""
-    return config.line_buffer_bytes // (BANKS * config.bus_bytes)
+__all__ = ["BANKS", "RING_ROWS", "LineBuffer"]
 
 
 class LineBuffer(wiring.Component):
@@ -38,7 +34,7 @@ class LineBuffer(wiring.Component):
 
     def __init__(self, config=None):
         self.config = check_config(self, config)
-        self.depth = line_buffer_depth(self.config)
+        self.depth = bank_depth(self.config)
         self.addr_bits = max(1, (self.depth - 1).bit_length())
         width = 8 * self.config.bus_bytes
         super().__init__({

@@ -137,3 +137,36 @@ def read_output(mem, geom, requant=False, dtype=np.int8):
         a = buf.reshape(ho, wo, pitch)[:, :, :k].view(dtype)
         return a.transpose(2, 0, 1)
     return buf.view(np.int32).reshape(ho, wo, pitch // 4)[:, :, :k].transpose(2, 0, 1)
+
+
+def gemm_memory(cfg, a, bmat, a_zp, requant=None):
+    """Lay out ``A[M, Kd] @ B[Kd, N]`` (GEMM mode) like :func:`conv_memory`."""
+    m_rows, kd = a.shape
+    n = bmat.shape[1]
+    img = layout.gemm_image(a, a_zp)  # [Kd, rows/4, 4]
+    b = cfg.bus_bytes
+    xin = layout.pack_activations(img, b)
+    wts = layout.pack_gemm_weights(bmat, 0, cfg.pes).view(np.uint8)
+    elem = 1 if requant else 4
+    out_pitch = layout.roundup(n * elem, b)
+    h = img.shape[1]
+    regions = {"in": xin.size, "w": wts.size, "out": h * 4 * out_pitch}
+    q = None
+    if requant:
+        q = layout.pack_requant(*requant, pes=cfg.pes, bus_bytes=b)
+        regions["q"] = q.size
+    addr, base = 0x100, {}
+    for name, size in regions.items():
+        base[name] = addr
+        addr = layout.roundup(addr + size + 64, 4096) + 0x40
+    mem = np.zeros(addr, dtype=np.uint8)
+    mem[base["in"]:base["in"] + xin.size] = xin
+    mem[base["w"]:base["w"] + wts.size] = wts
+    if q is not None:
+        mem[base["q"]:base["q"] + q.size] = q
+    desc = dict(mode=Mode.GEMM, in_addr=base["in"], w_addr=base["w"], q_addr=base.get("q", 0),
+                out_addr=base["out"], c=kd, k=n, h=h, w=4, pad_top=0, pad_left=0,
+                pad_bottom=0, pad_right=0, in_pitch=layout.activation_pitch(kd, b),
+                out_pitch=out_pitch, x_zp=int(a_zp) & 0xFF, out_zp=0,
+                x_signed=int(a.dtype == np.int8), requant=int(bool(requant)), relu=0, out_signed=1)
+    return mem, desc, (base["out"], n, h, 4, out_pitch)

@@ -239,7 +239,6 @@ def test_formal_handshakes_are_exercised(tmp_path):
     run_sby(ProtocolChecker(AXIMaster(**FORMAL)), tmp_path, "cover", 12)
 
 
-@pytest.mark.slow
 @needs_sby
 def test_formal_rules_default_config(tmp_path):
     """k-induction on the default-sized master (128-bit bus, 3 clients, 64-beat bursts)."""

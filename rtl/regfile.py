@@ -110,8 +110,10 @@ class RegisterFile(wiring.Component):
       cycle, each into a one-entry holding register (``awready``/``wready`` are
       low while it is full). The write is performed once both are held and the
       B channel is free; ``BVALID`` rises the cycle after and is held with
-      ``BRESP`` until ``BREADY``. One write in flight; 2 cycles per write at
-      best (AW/W handshake, then B).
+      ``BRESP`` until ``BREADY``. While a B waits, one further AW and W may be
+      accepted into the holding registers (two writes in flight at most); it
+      is performed in the cycle its predecessor's B is taken. 2 cycles per
+      write at best (AW/W handshake, then B).
     * ``ARREADY`` is ``~RVALID``: one read in flight; ``RVALID`` rises the cycle
       after the AR handshake and is held with ``RDATA``/``RRESP`` until
       ``RREADY``. 2 cycles per read at best. No output depends

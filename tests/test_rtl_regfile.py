@@ -6,6 +6,8 @@
   tens of cycles. A monitor checks every cycle that BVALID/RVALID, once high,
   stay high with a stable payload until taken, and that ``start``/``abort``
   are single-cycle pulses. Reads are compared with :class:`RegFileModel`.
+  The driver waits for each response before the next request; a separate
+  test sends a second write while a B is held off.
 * cocotb + Verilator: cocotbext-axi's ``AxiLiteMaster`` with random pauses on
   all five channels, concurrent reads and writes (marker ``sim``).
 * Formal (yowasp-sby + z3, k-induction): the slave never drops or changes a
@@ -165,6 +167,8 @@ def test_rejects_bad_parameters(kwargs, message):
 class AxilDriver:
     """An AXI4-Lite master for the Amaranth simulator with random orderings and back-pressure."""
 
+    TIMEOUT = 500  # cycles any one handshake may take before the test fails
+
     def __init__(self, ctx, bus, rng, *, stall=0.3, long_stall=0.1):
         self.ctx, self.bus, self.rng = ctx, bus, rng
         self.stall, self.long_stall = stall, long_stall
@@ -180,7 +184,7 @@ class AxilDriver:
     async def _take(self, valid, ready, payload):
         """Wait for ``valid`` under back-pressure; return the payload as taken."""
         ctx, hold, seen = self.ctx, self._ready_plan(), 0
-        while True:
+        for _ in range(self.TIMEOUT):
             go = seen >= hold and self.rng.random() >= self.stall
             ctx.set(ready, go)
             _, _, v, *p = await ctx.tick().sample(valid, *payload)
@@ -189,6 +193,7 @@ class AxilDriver:
                     ctx.set(ready, 0)
                     return p
                 seen += 1
+        raise AssertionError(f"no {valid.name} within {self.TIMEOUT} cycles (seed {SEED})")
 
     async def write(self, addr: int, data: int, strb: int = 0xF) -> int:
         ctx, b = self.ctx, self.bus
@@ -197,6 +202,7 @@ class AxilDriver:
         aw_done = w_done = False
         cycle = 0
         while not (aw_done and w_done):
+            assert cycle < self.TIMEOUT, f"AW/W not accepted within {self.TIMEOUT} cycles (seed {SEED})"
             aw_on, w_on = not aw_done and cycle >= aw_at, not w_done and cycle >= w_at
             ctx.set(b.awvalid, aw_on)
             ctx.set(b.awaddr, addr if aw_on else self._junk(b.awaddr))
@@ -223,12 +229,14 @@ class AxilDriver:
         ctx.set(b.araddr, addr)
         ctx.set(b.arprot, self._junk(b.arprot))
         ctx.set(b.arvalid, 1)
-        while True:
+        for _ in range(self.TIMEOUT):
             ctx.set(b.rready, self.rng.random() < 0.5)
             _, _, arr, rvalid = await ctx.tick().sample(b.arready, b.rvalid)
             assert not rvalid, f"R before its AR was accepted (seed {SEED})"
             if arr:
                 break
+        else:
+            raise AssertionError(f"AR not accepted within {self.TIMEOUT} cycles (seed {SEED})")
         ctx.set(b.arvalid, 0)
         rdata, rresp = await self._take(b.rvalid, b.rready, [b.rdata, b.rresp])
         return rdata, rresp
@@ -393,6 +401,38 @@ def test_sim_unmapped_addresses():
     simulate(dut, body, rng=rng)
 
 
+def test_sim_second_write_while_b_pending():
+    """A second write is taken into the holding registers while B waits; neither B is lost."""
+    rng = rng_for("pipelined")
+    dut, model = make_dut("default")
+    first, second = BY_NAME["DESC_C"].offset, 0x0FC  # OKAY, then SLVERR (unmapped)
+
+    async def body(ctx, drv, mon):
+        b = dut.s_axil
+        for addr, data in ((first, 0x1234_5678), (second, 0xFFFF_FFFF)):
+            ctx.set(b.awaddr, addr)
+            ctx.set(b.wdata, data)
+            ctx.set(b.wstrb, 0xF)
+            ctx.set(b.awvalid, 1)
+            ctx.set(b.wvalid, 1)
+            await ctx.tick().until(b.awready & b.wready)
+            ctx.set(b.awvalid, 0)
+            ctx.set(b.wvalid, 0)
+            await ctx.tick().until(b.bvalid)  # bready is low: the first B waits
+        for _ in range(20):
+            _, _, ready = await ctx.tick().sample(b.awready)
+            assert not ready, "a third AW was accepted while two writes are in flight"
+        resps = []
+        ctx.set(b.bready, 1)
+        for _ in range(2):
+            *_, bresp = await ctx.tick().sample(b.bresp).until(b.bvalid)
+            resps.append(int(bresp[0]) if isinstance(bresp, tuple) else int(bresp))
+        assert resps == [AXIResp.OKAY, AXIResp.SLVERR], f"B responses {resps} (seed {SEED})"
+        assert ctx.get(dut.desc_c) == 0x1234_5678
+
+    simulate(dut, body, rng=rng)
+
+
 @pytest.mark.parametrize("stall, long_stall", [(0.0, 0.0), (0.5, 0.3), (0.9, 0.5)],
                          ids=["no_backpressure", "some", "heavy"])
 def test_sim_random_traffic(stall, long_stall):
@@ -526,7 +566,7 @@ if cocotb is not None:
         while True:
             yield bool(rng.random() < p)
 
-    @cocotb.test()
+    @cocotb.test(timeout_time=100, timeout_unit="us")
     async def cocotb_regfile_traffic(dut):
         """Every register through AxiLiteMaster with random pauses; reads overlap writes."""
         from cocotbext.axi import AxiLiteBus, AxiLiteMaster

@@ -26,8 +26,9 @@ class EngineConfig:
       depth); larger layers are split into channel chunks by the planner.
     * ``line_buffer_bytes``: input line-buffer capacity; the planner cuts wide
       layers into column strips that fit.
-    * ``bus_bytes``: AXI4 data width in bytes; ``mem_latency`` the cycles from
-      a read request to its first beat (cycle model only).
+    * ``bus_bytes``: AXI4 data width in bytes; ``max_burst`` the longest AXI
+      burst (beats); ``mem_latency`` the cycles from a read request to its first
+      beat (cycle model only: a property of the memory, not of the engine).
     * Activations are 8-bit (signed or unsigned) with an 8-bit zero point,
       subtracted in the engine, so the datapath sees ``[-255, 255]``; weights
       arrive pre-transformed, from ``w - w_zp`` in ``[-128, 127]``.
@@ -38,6 +39,7 @@ class EngineConfig:
     line_buffer_bytes: int = 64 * 1024
     bus_bytes: int = 16
     mem_latency: int = 24
+    max_burst: int = 64
     m: int = 2
 
     def __post_init__(self) -> None:
@@ -45,12 +47,15 @@ class EngineConfig:
         _positive("max_channels", self.max_channels, 1, 4096)
         _positive("line_buffer_bytes", self.line_buffer_bytes, 1024)
         _positive("mem_latency", self.mem_latency, 0)
+        _positive("max_burst", self.max_burst, 1, 256)
         if self.bus_bytes not in (4, 8, 16, 32, 64):
             raise WinnowParameterError(
                 f"bus_bytes must be one of 4, 8, 16, 32, 64 (AXI data width), not {self.bus_bytes!r}")
         if self.m not in (2, 4):
             raise WinnowParameterError(f"m must be 2 (F(2x2,3x3)) or 4 (F(4x4,3x3)), not {self.m!r}")
-        min_line = 4 * (self.m + 2) * self.max_channels
+        # The 8-row ring must hold 4 pixels of max_channels (see line_geometry).
+        words = -(-self.max_channels // self.bus_bytes)
+        min_line = 16 * self.bus_bytes * 2 * words
         if self.line_buffer_bytes < min_line:
             raise WinnowParameterError(
                 f"line_buffer_bytes={self.line_buffer_bytes} cannot hold one tile column of "

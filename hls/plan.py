@@ -1,34 +1,32 @@
-"""Tiling planner and analytic cycle model.
+"""Tiling planner and analytic cycle model of the engine RTL.
 
-How the engine computes a layer (the RTL implements exactly this schedule):
+How the engine computes one *run* (one descriptor; :mod:`winnow.rtl.core`):
+for each group of ``pes`` output channels, for each band of tile rows, for
+each tile, for each input channel, one transformed input tile enters all PEs
+(one cycle). Meanwhile the row loader streams input rows into an 8-row ring
+(re-reading the input for every group), the weight loader fills the other
+slot of the double-buffered weight buffer with the next group's ``U``, and
+the writer sends one output pixel's channel group per write request.
 
-* **Conv mode.** A layer is cut into *passes*; one pass is one image, one
-  chunk of at most ``max_channels`` input channels, one column strip that
-  fits the line buffer, and one group of at most ``pes`` output channels.
-  Within a pass the engine walks the strip's tile rows ("bands") top to
-  bottom; for each tile it broadcasts the transformed input tile ``V`` of
-  every channel, one channel per cycle, to all PEs, each of which multiplies
-  by its own ``U`` and accumulates. After the last channel each PE emits its
-  ``M`` to the output transform. So the compute of a pass takes
-  ``bands * tiles_per_band * channels`` cycles and keeps all
-  ``16 * pes`` multipliers busy, except in the idle lanes of a partial
-  output-channel group.
-* The weight buffer is double-buffered (the next group's ``U`` loads while
-  the current group computes), and so is the line buffer (``m + 2`` rows in
-  use, ``m`` more loading), so a pass is limited by the slowest of compute,
-  memory reads (inputs + weights, AXI read channel) and memory writes
-  (outputs, AXI write channel), plus a start-up cost when the pipeline is
-  first filled.
-* Channel chunks after the first accumulate onto the int32 partial output
-  in memory (read-modify-write); the in-engine requantizer is then used only
-  when the layer fits one chunk.
-* **GEMM mode** (``A[M, Kd] @ B[Kd, N]``): the same loop with 16 rows of
-  ``A`` in place of a tile's 16 positions, ``Kd`` in place of channels and
-  columns of ``B`` in place of output channels; no transforms.
+A layer is cut into runs when it does not fit one: channel chunks of at most
+``max_channels`` (the host adds the int32 partial results, and requantizes),
+column strips whose input rows fit the line buffer
+(:mod:`winnow.hls.line_geometry`), and one run per image. GEMM
+``A[M, Kd] @ B[Kd, N]`` is a run on an image of width 4 and height
+``roundup(M, 16) / 4`` with ``Kd`` channels (stride 4, no transforms).
 
-All quantities are in engine clock cycles; bytes move at ``bus_bytes`` per
-cycle per AXI direction. The RTL is tested against :func:`Plan.cycles`
-within 5%.
+Cycle model of a run (engine clock cycles; ``L = mem_latency``, AXI data
+``bus_bytes`` per cycle per direction)::
+
+    per group  = max(tiles * C + 1,                   # issue, one channel per cycle
+                     H * row_beats + w_beats,         # read channel: rows + next weights
+                     pixels * write_beats)            # write channel
+    run        = CHECK + L + first_beats + sum(per group) + TAIL
+
+``first_beats`` are the weights of the first group and the rows of the
+first band, which arrive before the first tile can issue; ``TAIL`` is the
+pipeline after the last tile plus the last write response. The RTL tests
+compare measured cycles with :attr:`Plan.cycles` within 5%.
 """
 
 from __future__ import annotations
@@ -38,15 +36,20 @@ from dataclasses import dataclass, field
 
 from .config import EngineConfig
 from .errors import WinnowParameterError
+from .line_geometry import RING_ROWS, max_input_width, words_per_pixel
 from .regmap import Mode
 from .widths import int_range
 
-#: Bytes per element in memory: activations int8; transformed weights int16
-#: (U needs 12 bits); raw outputs int32, requantized outputs int8.
-ACT_BYTES, U_BYTES, RAW_BYTES, Q_BYTES = 1, 2, 4, 1
-#: Pipeline depth from the first input tile to the first output word (cycles):
-#: input transform 2, multiply 1, accumulate 1, output transform 3, requant 2.
-PIPELINE_DEPTH = 9
+U_BYTES = 2  # transformed weights are stored as int16
+U_VECTOR_BYTES = 32  # one (c, pe) vector of n*n = 16 int16
+Q_ENTRY_BYTES = 16
+RAW_BYTES, Q_BYTES = 4, 1
+#: Descriptor check before the first request.
+CHECK_CYCLES = 4
+#: After the last tile is issued: gather 2, input transform 2, join 1, PE 2,
+#: output transform 3, serializer (one block), writer 7, FIFOs 2, AXI write + B.
+TAIL_CYCLES = 24
+GEMM_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -110,59 +113,94 @@ class GemmLayer:
 
 @dataclass(frozen=True)
 class Pass:
-    """One engine run over a block of the layer (ranges are half-open)."""
+    """One engine run (one descriptor); ranges are half-open."""
 
     image: int
-    channels: tuple[int, int]  # input channels (conv) / inner dimension (GEMM)
-    outputs: tuple[int, int]  # output channels (conv) / columns of B (GEMM)
-    cols: tuple[int, int]  # output columns (conv) / rows of A (GEMM)
-    accumulate: bool  # add onto the int32 partial result already in memory
-    compute: int  # cycles with the multipliers fed
-    read_bytes: int
-    write_bytes: int
-    active_lanes: int  # PEs doing useful work in this pass
+    channels: tuple[int, int]  # input channels (GEMM: inner dimension)
+    cols: tuple[int, int]  # output columns of this strip (GEMM: all)
+    accumulate: bool  # the host adds this run's int32 result onto the previous chunk's
+    h: int  # input rows of the run (GEMM: image rows = roundup(M, 16) / 4)
+    w: int  # input columns of the run (with the strip's halo; GEMM: 4)
+    pads: tuple[int, int, int, int]
+    k: int
+    mode: Mode
+    requant: bool
+
+    @property
+    def c(self) -> int:
+        return self.channels[1] - self.channels[0]
+
+    def geometry(self) -> tuple[int, int, int, int]:
+        """``(ho, wo, th, tw)``: output size and tile grid of the run."""
+        if self.mode is Mode.GEMM:
+            return self.h, 4, self.h // 4, 1
+        pt, pl, pb, pr = self.pads
+        ho, wo = self.h + pt + pb - 2, self.w + pl + pr - 2
+        return ho, wo, -(-ho // 2), -(-wo // 2)
+
+    def groups(self, cfg: EngineConfig) -> int:
+        return -(-self.k // cfg.pes)
+
+    def compute(self, cfg: EngineConfig) -> int:
+        """Cycles with a channel entering the PEs (the MAC-active counter)."""
+        _, _, th, tw = self.geometry()
+        return self.groups(cfg) * th * tw * self.c
 
     def cycles(self, cfg: EngineConfig) -> int:
-        return max(self.compute, math.ceil(self.read_bytes / cfg.bus_bytes),
-                   math.ceil(self.write_bytes / cfg.bus_bytes))
+        b, p = cfg.bus_bytes, cfg.pes
+        ho, wo, th, tw = self.geometry()
+        row_beats = self.w * words_per_pixel(cfg, self.c)
+        w_beats = self.c * p * U_VECTOR_BYTES // b
+        q_beats = -(-Q_ENTRY_BYTES * p // b) if self.requant else 0
+        elem = Q_BYTES if self.requant else RAW_BYTES
+        write_beats = -(-(p * elem) // b)
+        per_group = max(th * tw * self.c + 1,
+                        self.h * row_beats + w_beats + q_beats,
+                        ho * wo * write_beats)
+        # Before the first tile: the first group's weights, and the rows the loader
+        # fetches meanwhile (bursts alternate between the two read clients).
+        first_rows = min(self.h, 4 if self.mode is Mode.GEMM else 4 - self.pads[0])
+        row_burst = min(row_beats, cfg.max_burst)
+        row_bursts_ahead = min(self.h, RING_ROWS) * -(-row_beats // cfg.max_burst)
+        w_bursts = -(-w_beats // cfg.max_burst)
+        first = max(w_beats + q_beats + min(w_bursts, row_bursts_ahead) * row_burst,
+                    first_rows * row_beats + min(w_bursts, first_rows) * cfg.max_burst)
+        return CHECK_CYCLES + cfg.mem_latency + first + self.groups(cfg) * per_group + TAIL_CYCLES
 
 
 @dataclass(frozen=True)
 class Plan:
-    """A layer cut into passes, and its cycle estimate for ``config``."""
+    """A layer cut into engine runs, and its cycle estimate for ``config``."""
 
     layer: ConvLayer | GemmLayer
     config: EngineConfig
     mode: Mode
     passes: tuple[Pass, ...]
-    startup: int  # cycles before the first multiply and after the last one
     requant_on_engine: bool
     notes: tuple[str, ...] = field(default=())
 
     @property
     def cycles(self) -> int:
-        return self.startup + sum(p.cycles(self.config) for p in self.passes)
+        return sum(p.cycles(self.config) for p in self.passes)
 
     @property
     def mac_active_cycles(self) -> int:
         """Cycles in which the multipliers are fed (the engine's MAC-active counter)."""
-        return sum(p.compute for p in self.passes)
+        return sum(p.compute(self.config) for p in self.passes)
 
     @property
     def utilization(self) -> float:
-        """Useful direct-conv-equivalent work over the engine's peak, 0..1."""
+        """MAC-active cycles over all cycles, 0..1 (what the engine's counters measure)."""
         return self.mac_active_cycles / self.cycles if self.cycles else 0.0
 
     @property
     def ideal_cycles(self) -> int:
         """Cycles with every multiplier busy on useful Winograd/GEMM products."""
-        if self.mode is Mode.CONV:
-            lay = self.layer
-            m = self.config.m
-            tiles = lay.n * math.ceil(lay.ho / m) * math.ceil(lay.wo / m)
-            return math.ceil(tiles * lay.c * lay.k / self.config.pes)
         lay = self.layer
-        return math.ceil(math.ceil(lay.m / self.config.positions) * lay.kd * lay.n / self.config.pes)
+        if self.mode is Mode.CONV:
+            tiles = lay.n * math.ceil(lay.ho / 2) * math.ceil(lay.wo / 2)
+            return math.ceil(tiles * lay.c * lay.k / self.config.pes)
+        return math.ceil(math.ceil(lay.m / GEMM_ROWS) * lay.kd * lay.n / self.config.pes)
 
     def seconds(self, clock_hz: float = 200e6) -> float:
         return self.cycles / clock_hz
@@ -183,88 +221,54 @@ def _chunks(total: int, size: int) -> list[tuple[int, int]]:
 
 
 def max_gemm_depth(cfg: EngineConfig) -> int:
-    """Largest inner dimension per GEMM pass whose sums fit the accumulators."""
+    """Largest inner dimension per GEMM run whose sums fit the accumulators."""
     acc_lo, acc_hi = int_range(cfg.widths["acc"].bits)
     worst = 255 * 255  # (a - a_zp) * (b - b_zp), both in [-255, 255]
     return min(-acc_lo, acc_hi) // worst
 
 
-def strip_tiles(cfg: EngineConfig, channels: int) -> int:
-    """Tiles per band that fit the line buffer for ``channels`` channels (double-buffered rows)."""
-    m = cfg.m
-    rows = 2 * m + 2  # m + 2 rows in use, m more loading
-    cols = cfg.line_buffer_bytes // (rows * channels * ACT_BYTES)
-    return (cols - 2) // m
-
-
 def plan_conv(layer: ConvLayer, cfg: EngineConfig | None = None) -> Plan:
-    """Cut a conv layer into passes and estimate its cycles."""
+    """Cut a conv layer into engine runs and estimate its cycles."""
     cfg = cfg or EngineConfig()
-    m, p = cfg.m, cfg.pes
     chunks = _chunks(layer.c, cfg.max_channels)
     notes = []
     if len(chunks) > 1:
         notes.append(f"C={layer.c} > max_channels={cfg.max_channels}: {len(chunks)} channel "
-                     "chunks accumulate in int32; requantization on the host")
+                     "chunks, int32 partial sums added and requantized on the host")
     requant_on_engine = layer.requant and len(chunks) == 1
-    th = math.ceil(layer.ho / m)
-    tw_total = math.ceil(layer.wo / m)
+    pt, pl, pb, pr = layer.pads
     passes = []
     for img in range(layer.n):
         for ci, (c0, c1) in enumerate(chunks):
-            cc = c1 - c0
-            tws = max(1, strip_tiles(cfg, cc))
-            strips = _chunks(tw_total, tws)
+            # Output columns per strip: the strip's input (cols + 2 halo) must fit.
+            in_max = max_input_width(cfg, c1 - c0)
+            if in_max < 3:
+                raise WinnowParameterError(
+                    f"{c1 - c0} channels do not fit the line buffer even 3 pixels wide")
+            per_strip = layer.wo if layer.w + pl + pr <= in_max else 2 * ((in_max - 2) // 2)
+            strips = _chunks(layer.wo, max(per_strip, 1))
             if len(strips) > 1 and img == 0 and ci == 0:
-                notes.append(f"{len(strips)} column strips of {tws} tiles fit the line buffer")
-            for s0, s1 in strips:
-                cols = (s0 * m, min(s1 * m, layer.wo))
-                in_cols = min(layer.w + layer.pads[1], cols[1] + 2) - max(0, cols[0] - layer.pads[1])
-                in_bytes = layer.h * max(in_cols, 0) * cc * ACT_BYTES
-                out_bytes_px = Q_BYTES if requant_on_engine else RAW_BYTES
-                for k0, k1 in _chunks(layer.k, p):
-                    kg = k1 - k0
-                    out_px = kg * layer.ho * (cols[1] - cols[0])
-                    read = in_bytes + kg * cc * cfg.positions * U_BYTES
-                    write = out_px * out_bytes_px
-                    if ci > 0:
-                        read += out_px * RAW_BYTES
-                    passes.append(Pass(img, (c0, c1), (k0, k1), cols, ci > 0,
-                                       th * (s1 - s0) * cc, read, write, kg))
-    # Before the first multiply: the first group's weights and the first m + 2 input rows.
-    first = passes[0]
-    first_rows = (m + 2) * (first.cols[1] - first.cols[0] + 2) * (first.channels[1] - first.channels[0])
-    first_u = (first.outputs[1] - first.outputs[0]) * (first.channels[1] - first.channels[0])
-    first_bytes = first_rows * ACT_BYTES + first_u * cfg.positions * U_BYTES
-    # After the last one: the pipeline drains and the last write is acknowledged.
-    startup = (cfg.mem_latency + math.ceil(first_bytes / cfg.bus_bytes)
-               + PIPELINE_DEPTH + cfg.mem_latency)
-    return Plan(layer, cfg, Mode.CONV, tuple(passes), startup, requant_on_engine, tuple(notes))
+                notes.append(f"{len(strips)} column strips of <= {per_strip} output columns "
+                             "fit the line buffer")
+            for o0, o1 in strips:
+                x0, x1 = o0 - pl, o1 + 2 - pl  # input columns of the strip, padded coordinates
+                spl, spr = max(0, -x0), max(0, x1 - layer.w)
+                w_in = min(x1, layer.w) - max(x0, 0)
+                passes.append(Pass(img, (c0, c1), (o0, o1), ci > 0, layer.h, w_in,
+                                   (pt, spl, pb, spr), layer.k, Mode.CONV, requant_on_engine))
+    return Plan(layer, cfg, Mode.CONV, tuple(passes), requant_on_engine, tuple(notes))
 
 
 def plan_gemm(layer: GemmLayer, cfg: EngineConfig | None = None) -> Plan:
-    """Cut ``A[m, kd] @ B[kd, n]`` into passes and estimate its cycles."""
+    """Cut ``A[m, kd] @ B[kd, n]`` into engine runs and estimate its cycles."""
     cfg = cfg or EngineConfig()
     depth = min(max_gemm_depth(cfg), cfg.max_channels)
     chunks = _chunks(layer.kd, depth)
-    rows_per_pass = cfg.positions * max(1, cfg.line_buffer_bytes // (2 * cfg.positions * depth))
-    passes = []
     notes = []
     if len(chunks) > 1:
         notes.append(f"inner dimension {layer.kd} split into {len(chunks)} chunks of <= {depth}")
     requant_on_engine = layer.requant and len(chunks) == 1
-    for ci, (c0, c1) in enumerate(chunks):
-        kc = c1 - c0
-        for r0, r1 in _chunks(layer.m, rows_per_pass):
-            groups = math.ceil((r1 - r0) / cfg.positions)
-            for n0, n1 in _chunks(layer.n, cfg.pes):
-                out = (r1 - r0) * (n1 - n0)
-                read = (r1 - r0) * kc * ACT_BYTES + kc * (n1 - n0) * ACT_BYTES
-                write = out * (Q_BYTES if requant_on_engine else RAW_BYTES)
-                if ci > 0:
-                    read += out * RAW_BYTES
-                passes.append(Pass(0, (c0, c1), (n0, n1), (r0, r1), ci > 0, groups * kc,
-                                   read, write, n1 - n0))
-    startup = 2 * cfg.mem_latency + PIPELINE_DEPTH
-    return Plan(layer, cfg, Mode.GEMM, tuple(passes), startup, requant_on_engine, tuple(notes))
-
+    rows = -(-layer.m // GEMM_ROWS) * GEMM_ROWS // 4
+    passes = tuple(Pass(0, (c0, c1), (0, 4), ci > 0, rows, 4, (0, 0, 0, 0), layer.n, Mode.GEMM,
+                        requant_on_engine) for ci, (c0, c1) in enumerate(chunks))
+    return Plan(layer, cfg, Mode.GEMM, passes, requant_on_engine, tuple(notes))

@@ -66,8 +66,9 @@ class BurstSplitter(wiring.Component):
     ``busy`` (a request is being cut).
 
     A burst holds ``min(beats left, max_burst, beats to the next 4 KiB
-    boundary)`` beats. ``req.ready`` is ``~busy``: the next request is taken
-    the cycle after the previous one's final burst left. ``burst.valid`` is a
+    boundary)`` beats. ``req.ready`` is ``~busy``, or the final burst leaving:
+    the next request is taken in the cycle the previous one's final burst
+    leaves (``req.ready`` then depends on ``burst.ready``). ``burst.valid`` is a
     register; the payload is combinational from registers (no path from
     ``burst.ready`` to ``burst.valid``).
     """
@@ -99,18 +100,20 @@ class BurstSplitter(wiring.Component):
             self.burst.payload.addr.eq(addr),
             self.burst.payload.len.eq(beats - 1),
             self.burst.payload.final.eq(left <= limit),
-            self.req.ready.eq(~self.busy),
+            # A new request is taken in the cycle the previous one's final burst leaves,
+            # so single-burst requests flow at one per cycle.
+            self.req.ready.eq(~self.busy | (self.burst.ready & self.burst.payload.final)),
         ]
-        with m.If(self.req.valid & self.req.ready):
+        with m.If(self.burst.valid & self.burst.ready):
+            m.d.sync += [addr.eq(addr + (beats << lane_bits)), left.eq(left - beats)]
+            with m.If(self.burst.payload.final):
+                m.d.sync += self.busy.eq(0)
+        with m.If(self.req.valid & self.req.ready):  # after the burst update: a new request wins
             m.d.sync += [
                 self.busy.eq(1),
                 addr.eq(Cat(Const(0, lane_bits), self.req.payload.addr[lane_bits:])),
                 left.eq(self.req.payload.len + 1),
             ]
-        with m.If(self.burst.valid & self.burst.ready):
-            m.d.sync += [addr.eq(addr + (beats << lane_bits)), left.eq(left - beats)]
-            with m.If(self.burst.payload.final):
-                m.d.sync += self.busy.eq(0)
         return m
 
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Array, Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 from winnow.hls.errors import WinnowParameterError
 from winnow.hls.regmap import ADDR_BITS, Error, Mode
@@ -45,6 +46,8 @@ from .weight_buffer import WeightBuffer
 U_VECTOR_BYTES = 32  # n*n = 16 int16 elements
 Q_ENTRY_BYTES = 16  # bias, multiplier, shift, 0 (int32 each)
 SIZE_BITS = 16  # H, W, K limits (exclusive powers of two)
+ROW_REQUESTS = 4  # input rows requested ahead of their data
+WRITE_FIFO_DEPTH = 8  # write requests and beats buffered between the writer and the master
 
 
 def descriptor_layout() -> data.StructLayout:
@@ -285,10 +288,12 @@ class EngineCore(wiring.Component):
         m.d.comb += starting.eq(~self.busy)
 
         # ---------------------------------------------------------------- row loader
-        seq_l = Signal(2 * SIZE_BITS)  # row sequence number (g * H + r)
-        r_l = Signal(SIZE_BITS)
+        # Requests run ahead of the data (up to ROW_REQUESTS rows in flight); beats
+        # come back in request order and are written by the receive counters.
+        seq_q = Signal(2 * SIZE_BITS)  # next row to request (row stream order: g * H + r)
+        r_q = Signal(SIZE_BITS)
         row_addr = Signal(ADDR_BITS)
-        row_pending = Signal()  # request accepted, beats outstanding
+        seq_l = Signal(2 * SIZE_BITS)  # row whose beats are arriving
         x_l = Signal(SIZE_BITS)
         cw_l = Signal(ADDR_BITS)
         quad_l = Signal(ADDR_BITS)  # (x // 4) * CW
@@ -301,16 +306,19 @@ class EngineCore(wiring.Component):
             rdat.ready.eq(1),
         ]
         with m.If(starting):
-            m.d.sync += [seq_l.eq(0), r_l.eq(0), row_addr.eq(d.in_addr), row_pending.eq(0),
-                         row_req_valid.eq(0), x_l.eq(0), cw_l.eq(0), quad_l.eq(0),
-                         rows_loaded.eq(0)]
+            m.d.sync += [seq_q.eq(0), r_q.eq(0), row_addr.eq(d.in_addr), row_req_valid.eq(0),
+                         seq_l.eq(0), x_l.eq(0), cw_l.eq(0), quad_l.eq(0), rows_loaded.eq(0)]
         with m.Else():
-            can_request = (running & ~stop & ~row_pending & ~row_req_valid
-                           & (seq_l < total_rows) & (seq_l < min_needed + RING_ROWS))
-            with m.If(can_request):
-                m.d.sync += row_req_valid.eq(1)
+            next_q = Mux(rreq.valid & rreq.ready, seq_q + 1, seq_q)
+            can_request = (running & ~stop & (next_q < total_rows)
+                           & (next_q < min_needed + RING_ROWS)
+                           & (next_q - seq_l < ROW_REQUESTS))
+            with m.If(~row_req_valid | rreq.ready):
+                m.d.sync += row_req_valid.eq(can_request)
             with m.If(rreq.valid & rreq.ready):
-                m.d.sync += [row_req_valid.eq(0), row_pending.eq(1)]
+                last_row = r_q == H - 1
+                m.d.sync += [seq_q.eq(seq_q + 1), r_q.eq(Mux(last_row, 0, r_q + 1)),
+                             row_addr.eq(Mux(last_row, d.in_addr, row_addr + in_row_bytes))]
             with m.If(rdat.valid):
                 last_word = cw_l == CW - 1
                 m.d.sync += cw_l.eq(Mux(last_word, 0, cw_l + 1))
@@ -319,11 +327,10 @@ class EngineCore(wiring.Component):
                     with m.If(x_l[:2] == 3):
                         m.d.sync += quad_l.eq(quad_l + CW)
                 with m.If(rdat.payload.last):
-                    m.d.sync += [row_pending.eq(0), x_l.eq(0), cw_l.eq(0), quad_l.eq(0),
+                    m.d.sync += [x_l.eq(0), cw_l.eq(0), quad_l.eq(0),
                                  rows_loaded.eq(seq_l + 1), seq_l.eq(seq_l + 1)]
-                    last_row = r_l == H - 1
-                    m.d.sync += [r_l.eq(Mux(last_row, 0, r_l + 1)),
-                                 row_addr.eq(Mux(last_row, d.in_addr, row_addr + in_row_bytes))]
+        row_pending = Signal()
+        m.d.comb += row_pending.eq(seq_q != seq_l)
         m.d.comb += [
             line.write_en.eq(rdat.valid & ~self.rd_data[0].payload.error),
             line.write_bank.eq(Cat(x_l[:2], seq_l[:2])),
@@ -558,14 +565,18 @@ class EngineCore(wiring.Component):
         pix = Signal(5)
         npix = Mux(gemm, 16, 4)
         edge = Mux(gemm, 2, 1)  # log2 of the block edge (4 or 2)
+        advance = Signal()  # the current pixel is sent (or skipped) this cycle
+        last_pix = Signal()
+        can_load = Signal()  # a new block may enter: empty, or the last pixel leaves now
+        m.d.comb += [last_pix.eq(pix == npix - 1), can_load.eq(~full | (advance & last_pix))]
         for p in range(P):
             m.d.comb += [
                 otxs[p].i.valid.eq(pes[0].o.valid & ~gemm),
                 otxs[p].i.payload.eq(pes[p].o.payload),
-                pes[p].o.ready.eq(Mux(gemm, ~full, otxs[0].i.ready)),
-                otxs[p].o.ready.eq(~full & ~gemm),
+                pes[p].o.ready.eq(Mux(gemm, can_load, otxs[0].i.ready)),
+                otxs[p].o.ready.eq(can_load & ~gemm),
             ]
-        load_block = ~full & Mux(gemm, pes[0].o.valid, otxs[0].o.valid)
+        load_block = can_load & Mux(gemm, pes[0].o.valid, otxs[0].o.valid)
         # Output address state.
         g_o = Signal(SIZE_BITS)
         ti_o, tj_o = Signal(SIZE_BITS), Signal(SIZE_BITS)
@@ -586,14 +597,6 @@ class EngineCore(wiring.Component):
             m.d.sync += [full.eq(0), pix.eq(0), g_o.eq(0), ti_o.eq(0), tj_o.eq(0), t_o.eq(0),
                          row_base.eq(d.out_addr), col_off.eq(0), g_off.eq(0), blocks_out.eq(0),
                          groups_out.eq(0), pixels_in.eq(0)]
-        with m.Elif(load_block):
-            m.d.sync += [full.eq(1), pix.eq(0)]
-            for p in range(P):
-                src_gemm = pes[p].o.payload
-                src_conv = otxs[p].o.payload
-                for e in range(16):
-                    val = Mux(gemm, src_gemm[e], src_conv[e] if e < 4 else 0)
-                    m.d.sync += block[p][e].eq(val)
         # Emit one pixel per cycle (skipping cropped ones).
         wi = writer.i
         lanes_left = Signal(range(P + 1))
@@ -620,11 +623,10 @@ class EngineCore(wiring.Component):
             wi.payload.relu.eq(d.relu),
             wi.payload.enable.eq(d.requant),
         ]
-        advance = full & (~pix_valid | wi.ready)
+        m.d.comb += advance.eq(full & (~pix_valid | wi.ready))
         with m.If(~starting & wi.valid & wi.ready):
             m.d.sync += pixels_in.eq(pixels_in + 1)
         with m.If(~starting & advance):
-            last_pix = pix == npix - 1
             m.d.sync += pix.eq(Mux(last_pix, 0, pix + 1))
             with m.If(last_pix):
                 m.d.sync += [full.eq(0), blocks_out.eq(blocks_out + 1)]
@@ -642,19 +644,44 @@ class EngineCore(wiring.Component):
                 with m.Else():
                     m.d.sync += [tj_o.eq(tj_o + 1), col_off.eq(col_off + (d.out_pitch << 1))]
 
+        with m.If(~starting & load_block):  # after the advance: a new block wins
+            m.d.sync += [full.eq(1), pix.eq(0)]
+            for p in range(P):
+                src_gemm = pes[p].o.payload
+                src_conv = otxs[p].o.payload
+                for e in range(16):
+                    val = Mux(gemm, src_gemm[e], src_conv[e] if e < 4 else 0)
+                    m.d.sync += block[p][e].eq(val)
+
         # ---------------------------------------------------------------- writer -> AXI
+        # Small FIFOs decouple the writer's request and beat streams, so a pixel's
+        # request can be taken before the master accepts the previous pixel's beat.
+        m.submodules.aw_fifo = aw_fifo = SyncFIFOBuffered(
+            width=len(self.wr_req.payload.as_value()), depth=WRITE_FIFO_DEPTH)
+        m.submodules.w_fifo = w_fifo = SyncFIFOBuffered(
+            width=len(self.wr_data.payload.as_value()), depth=WRITE_FIFO_DEPTH)
+        aw_word = Signal(request_layout())
+        w_word = Signal(write_beat_layout(B))
         m.d.comb += [
-            self.wr_req.valid.eq(writer.aw.valid),
-            self.wr_req.payload.addr.eq(writer.aw.payload.addr),
-            self.wr_req.payload.len.eq(writer.aw.payload.beats - 1),
-            writer.aw.ready.eq(self.wr_req.ready),
-            self.wr_data.valid.eq(writer.w.valid),
-            self.wr_data.payload.data.eq(writer.w.payload.data),
-            self.wr_data.payload.strb.eq(writer.w.payload.strb),
-            writer.w.ready.eq(self.wr_data.ready),
+            aw_word.addr.eq(writer.aw.payload.addr),
+            aw_word.len.eq(writer.aw.payload.beats - 1),
+            aw_fifo.w_data.eq(aw_word),
+            aw_fifo.w_en.eq(writer.aw.valid),
+            writer.aw.ready.eq(aw_fifo.w_rdy),
+            self.wr_req.valid.eq(aw_fifo.r_rdy),
+            self.wr_req.payload.eq(aw_fifo.r_data),
+            aw_fifo.r_en.eq(self.wr_req.ready),
+            w_word.data.eq(writer.w.payload.data),
+            w_word.strb.eq(writer.w.payload.strb),
+            w_fifo.w_data.eq(w_word),
+            w_fifo.w_en.eq(writer.w.valid),
+            writer.w.ready.eq(w_fifo.w_rdy),
+            self.wr_data.valid.eq(w_fifo.r_rdy),
+            self.wr_data.payload.eq(w_fifo.r_data),
+            w_fifo.r_en.eq(self.wr_data.ready),
         ]
         with m.If(starting):
             m.d.sync += requests_out.eq(0)
-        with m.Elif(writer.aw.valid & writer.aw.ready):
+        with m.Elif(self.wr_req.valid & self.wr_req.ready):
             m.d.sync += requests_out.eq(requests_out + 1)
         return m

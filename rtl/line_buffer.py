@@ -21,7 +21,6 @@ from amaranth.hdl import Module, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
-
 from winnow.hls.line_geometry import BANKS, RING_ROWS, bank_depth
 
 from ._util import check_config

@@ -12,8 +12,8 @@ def test_demo_small(capsys):
 
 
 def test_widths_json(capsys):
-    assert main(["widths", "--max-channels", "3640", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["stages"]["acc"]["bits"] == 33
+    assert main(["widths", "--max-channels", "1024", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["stages"]["acc"]["bits"] == 32
 
 
 def test_bad_parameter_is_a_message_not_a_traceback(capsys):

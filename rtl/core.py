@@ -350,7 +350,7 @@ class EngineCore(wiring.Component):
         vec = Signal(8 * U_VECTOR_BYTES)  # assembles one U vector from beats
         beats_per_vec = max(1, U_VECTOR_BYTES // B)
         vb = Signal(range(beats_per_vec + 1))
-        pe_w = Signal(range(P))
+        pe_w = Signal(range(max(P, 2)))
         c_w = Signal(c_bits)
         q_beat = Signal(range(q_group_bytes // B + 1))
         qtab = Array(Array(Signal(data.StructLayout({"bias": signed(32), "mult": 32, "shift": 8}),
@@ -483,8 +483,10 @@ class EngineCore(wiring.Component):
         cword = c_i >> _log2(B)
         for bank in range(BANKS):
             rb, cb = bank >> 2, bank & 3
-            half = hb ^ (rb < s_rot)
-            addr = Mux(half, HALF, 0) + q0 + Mux(cb < q_rot, CW, 0) + cword
+            # (a row / column phase of 3 never wraps: skip the constant comparison)
+            half = hb ^ (rb < s_rot) if rb < 3 else hb
+            col_wrap = Mux(cb < q_rot, CW, 0) if cb < 3 else 0
+            addr = Mux(half, HALF, 0) + q0 + col_wrap + cword
             m.d.comb += line.read_addr[bank].eq(addr[:lb_bits])
         m.d.comb += line.read_en.eq(issue_fire)
 

@@ -28,7 +28,7 @@ class WeightBuffer(wiring.Component):
         pes = self.config.pes
         super().__init__({
             "write_en": In(1),
-            "write_pe": In(range(pes)),
+            "write_pe": In(range(max(pes, 2))),  # (a 1-PE build keeps a 1-bit port)
             "write_addr": In(self.addr_bits),
             "write_data": In(u),
             "read_en": In(1),

@@ -191,6 +191,24 @@ def tqdm_iter(items, desc: str, enabled: bool | None):
                 leave=False)
 
 
+def cmd_rtl_generate(args) -> int:
+    """Verilog, register map (JSON, C header, Markdown) and manifest of one engine build."""
+    from pathlib import Path
+
+    from winnow.rtl.generate import check_ports, generate
+
+    cfg = EngineConfig(pes=args.pes, max_channels=args.max_channels, bus_bytes=args.bus_bytes,
+                       line_buffer_bytes=args.line_kib * 1024)
+    out = Path(args.out)
+    paths = generate(cfg, out)
+    ports = check_ports(out)
+    for path in paths.values():
+        print(f"  {path}  ({path.stat().st_size} bytes)")
+    print(f"{cfg.pes} PEs, {cfg.multipliers} multipliers; {len(ports)} top-level ports checked "
+          "against the manifest (pyverilog)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="winnow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -235,6 +253,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar (default: when writing to a terminal)")
     p.set_defaults(func=cmd_run)
+    rtl = sub.add_parser("rtl", help="generate the engine's RTL").add_subparsers(
+        dest="rtl_command", required=True)
+    p = rtl.add_parser("generate", help="Verilog, register map files and manifest")
+    _engine_args(p)
+    p.add_argument("--bus-bytes", type=int, default=EngineConfig.bus_bytes)
+    p.add_argument("--line-kib", type=int, default=EngineConfig.line_buffer_bytes // 1024)
+    p.add_argument("--out", required=True, help="output folder (created)")
+    p.set_defaults(func=cmd_rtl_generate)
     return parser
 
 

@@ -115,7 +115,6 @@ def test_cycle_model_small_layers():
 
 
 @pytest.mark.sim
-@pytest.mark.slow
 def test_utilization_paper_layers():
     run_cocotb("default", "performance", WINNOW_PERF="paper")
 

@@ -87,6 +87,8 @@ class EngineOp:
     trans_b: bool = False
     alpha: float = 1.0
     beta: float = 1.0
+    groups: int = 1  # a grouped conv: one engine layer per group, outputs side by side
+    note: str = ""  # why the layer was shaped this way (the grouped-conv split decision)
 
     @property
     def numerics(self) -> Numerics:
@@ -186,19 +188,44 @@ class OpRunner:
         return self._ref.run([node.output[0]], feeds)[0]
 
     def _conv_acc(self, x: np.ndarray, x_zp, w, w_zp) -> tuple[np.ndarray, int, int]:
-        op = self.op
-        if not op.conv1x1:
+        """int32 conv of ``x``; a grouped conv runs one engine layer per group."""
+        g = self.op.groups
+        if g == 1:
             if self._handle is None:
-                self._handle = self.device.load_conv_weights(w, w_zp)
-            r = self.device.conv(x, self._handle, x_zp, op.pads)
-            return r.y, r.cycles, r.macs
-        n, c, h, wd = x.shape
-        k = w.shape[0]
+                self._handle = self._load(w, w_zp)
+            return self._conv_group(x, x_zp, self._handle, w.shape[0])
         if self._handle is None:
-            self._handle = np.ascontiguousarray(w.reshape(k, c).T)
+            kg = w.shape[0] // g
+            zp = None if w_zp is None else np.asarray(w_zp)
+            self._handle = [self._load(w[j * kg:(j + 1) * kg],
+                                       zp if zp is None or zp.size == 1 else
+                                       zp.reshape(-1)[j * kg:(j + 1) * kg]) for j in range(g)]
+        cg, kg = x.shape[1] // g, w.shape[0] // g
+        out, cycles, macs = None, 0, 0
+        for j, handle in enumerate(self._handle):
+            y, cy, mc = self._conv_group(np.ascontiguousarray(x[:, j * cg:(j + 1) * cg]), x_zp,
+                                         handle, kg)
+            if out is None:
+                out = np.empty((y.shape[0], w.shape[0], *y.shape[2:]), dtype=y.dtype)
+            out[:, j * kg:(j + 1) * kg] = y  # the engine writes each group at its channel offset
+            cycles, macs = cycles + cy, macs + mc
+        return out, cycles, macs
+
+    def _load(self, w, w_zp):
+        if not self.op.conv1x1:
+            return self.device.load_conv_weights(w, w_zp), w_zp
+        k, c = w.shape[:2]
+        return np.ascontiguousarray(w.reshape(k, c).T), w_zp
+
+    def _conv_group(self, x, x_zp, handle, k) -> tuple[np.ndarray, int, int]:
+        h, w_zp = handle
+        if not self.op.conv1x1:
+            r = self.device.conv(x, h, x_zp, self.op.pads)
+            return r.y, r.cycles, r.macs
+        n, c, hh, wd = x.shape
         a = x.transpose(0, 2, 3, 1).reshape(-1, c)
-        r = self.device.gemm(a, self._handle, x_zp, w_zp)
-        return r.y.reshape(n, h, wd, k).transpose(0, 3, 1, 2), r.cycles, r.macs
+        r = self.device.gemm(a, h, x_zp, w_zp)
+        return r.y.reshape(n, hh, wd, k).transpose(0, 3, 1, 2), r.cycles, r.macs
 
     # ---------------------------------------------------------------- run
     def run(self, get: Callable[[str], np.ndarray], check: bool) -> tuple[np.ndarray, OpStats]:

@@ -6,6 +6,9 @@ any padding up to 2 (float, quantized on the fly), ``ConvInteger`` and
 -> QuantizeLinear`` as written by ``onnxruntime.quantization``), 1x1 stride-1
 unpadded convs of all these kinds in GEMM mode, ``MatMul``/``Gemm`` (also of
 two activations), ``MatMulInteger``, ``QLinearMatMul`` and QDQ MatMul.
+Grouped convs of these kinds (each group an engine-shaped conv) run as one
+engine layer per group when the cycle model says that beats the host
+(:mod:`.cost`; depthwise convs usually do not); the detail says why.
 
 Every other node runs on the host with a :class:`Reason`. Float layers fed
 by ``DequantizeLinear`` that are not a complete QDQ pattern stay on the host
@@ -19,13 +22,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
+from winnow.hls.config import EngineConfig
 from winnow.hls.regmap import Mode
 
+from .cost import group_split
 from .floatq import FloatPolicy, lossless_weights
 from .graph import GraphIndex, attrs
 from .ops import EngineOp, OpKind
 
 _I8 = (np.dtype(np.int8), np.dtype(np.uint8))
+_CONV_KINDS = (OpKind.CONV, OpKind.CONV_INTEGER, OpKind.QLINEAR_CONV, OpKind.QDQ_CONV)
 _F32 = np.dtype(np.float32)
 INT32_MAX = (1 << 31) - 1
 
@@ -104,7 +110,6 @@ def _conv_geometry(node: onnx.NodeProto, w: np.ndarray
     ks = tuple(a.get("kernel_shape", (kh, kw)))
     _require(kh <= 3 and kw <= 3, Reason.KERNEL,
              f"kernel {kh}x{kw}; the engine does 3x3 (Winograd, smaller kernels zero-extended)")
-    _require(a.get("group", 1) == 1, Reason.GROUPS, f"group={a.get('group')}; the engine needs 1")
     st = tuple(a.get("strides", (1, 1)))
     _require(st == (1, 1), Reason.STRIDE, f"strides {st}; the engine needs (1, 1)")
     dl = tuple(a.get("dilations", (1, 1)))
@@ -130,6 +135,26 @@ def _conv_geometry(node: onnx.NodeProto, w: np.ndarray
     _require(max(pads) <= 2, Reason.ATTRIBUTE,
              f"pads {pads} (as a 3x3 kernel); the engine supports padding 0..2 on each side")
     return False, pads, embed
+
+
+def _grouping(index: GraphIndex, node: onnx.NodeProto, w: np.ndarray, is_1x1: bool,
+              pads: tuple[int, int, int, int], config: EngineConfig | None) -> tuple[int, str]:
+    """``(groups, why)`` for a conv: 1, or a split that pays (:mod:`.cost`); else Rejected."""
+    g = int(attrs(node).get("group", 1))
+    if g == 1:
+        return 1, ""
+    k, cg = int(w.shape[0]), int(w.shape[1])
+    _require(g > 1 and k % g == 0, Reason.GROUPS, f"group={g} does not divide K={k}")
+    sh = index.shape(node.input[0]) or (None,) * 4
+    _require(len(sh) == 4, Reason.KERNEL, "input is not 4-D")
+    n, c, h, wd = sh
+    _require(c is None or not isinstance(c, int) or c == g * cg, Reason.GROUPS,
+             f"group={g} with {cg} weight channels does not match C={c}")
+    ks = "1x1 as GEMM" if is_1x1 else "3x3"
+    split = group_split(n, g * cg, k, h, wd, g, is_1x1, pads, config)
+    why = split.explain(g * cg, k, ks)
+    _require(split.pays, Reason.GROUPS, why + (" (depthwise)" if cg == 1 else ""))
+    return g, why
 
 
 def _conv_overflow(c: int, kernel: int) -> None:
@@ -356,15 +381,19 @@ def _match_matmul_integer(index: GraphIndex, i: int) -> EngineOp:
                     a_zp=inp[2], b_zp=inp[3])
 
 
-def _match(index: GraphIndex, i: int, policy: FloatPolicy) -> EngineOp:
+def _match(index: GraphIndex, i: int, policy: FloatPolicy,
+           config: EngineConfig | None = None) -> EngineOp:
     node = index.nodes[i]
     op = node.op_type
     _require(node.domain in ("", "ai.onnx"), Reason.OP_TYPE,
              f"{node.domain}.{op} is a custom-domain op; the host runs it")
-    if op == "Conv":
-        return _match_conv(index, i, policy)
-    if op in ("ConvInteger", "QLinearConv"):
-        return _match_conv_integer(index, i)
+    if op in ("Conv", "ConvInteger", "QLinearConv"):
+        eop = (_match_conv(index, i, policy) if op == "Conv"
+               else _match_conv_integer(index, i))
+        if eop.kind in _CONV_KINDS:
+            eop.groups, eop.note = _grouping(index, node, index.const(eop.b), eop.conv1x1,
+                                             eop.pads, config)
+        return eop
     if op == "MatMul":
         return _match_matmul(index, i, policy)
     if op == "Gemm":
@@ -374,14 +403,18 @@ def _match(index: GraphIndex, i: int, policy: FloatPolicy) -> EngineOp:
     raise Rejected(Reason.OP_TYPE, f"no engine operation for {op}")
 
 
-def partition(index: GraphIndex, policy: FloatPolicy = FloatPolicy.QUANTIZE) -> list[Placement]:
-    """A :class:`Placement` for every node of ``index`` (in graph order)."""
+def partition(index: GraphIndex, policy: FloatPolicy = FloatPolicy.QUANTIZE,
+              config: EngineConfig | None = None) -> list[Placement]:
+    """A :class:`Placement` for every node of ``index`` (in graph order).
+
+    ``config`` is the engine the grouped-conv split rule (:mod:`.cost`) plans for.
+    """
     placements: list[Placement | None] = [None] * len(index.nodes)
     for i, node in enumerate(index.nodes):
         if placements[i] is not None:
             continue
         try:
-            op = _match(index, i, policy)
+            op = _match(index, i, policy, config)
         except Rejected as r:
             placements[i] = Placement(i, index.node_names[i], node.op_type, Target.HOST,
                                       r.reason, r.detail)
@@ -394,6 +427,8 @@ def partition(index: GraphIndex, policy: FloatPolicy = FloatPolicy.QUANTIZE) -> 
             continue
         detail = f"{op.kind.value} in {op.mode.name} mode" + (" (1x1 as GEMM)" if op.conv1x1
                                                                else "")
+        if op.note:
+            detail += f"; {op.note}"
         for j in op.fused:
             if j == i:
                 placements[j] = Placement(j, index.node_names[j], node.op_type, Target.ENGINE,

@@ -76,7 +76,8 @@ class Session:
         self.policy = FloatPolicy(policy)
         self.check = bool(check)
         self.index = GraphIndex.build(self.model)
-        self.placements: list[Placement] = partition(self.index, self.policy)
+        self.placements: list[Placement] = partition(self.index, self.policy,
+                                                   self.device.config)
         self.steps = schedule(self.index, self.placements)
         self._host_sessions: dict[int, ort.InferenceSession] = {}
         self._runners = {id(s.op): OpRunner(s.op, self.index, self.device, self.policy,

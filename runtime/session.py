@@ -26,7 +26,7 @@ from winnow.hls.config import EngineConfig
 from winnow.hls.quant import Calibrator
 
 from .cut import EngineStep, HostStep, schedule, segment_model
-from .device import Device, DeviceKind, open_device
+from .device import CallRecord, Device, DeviceKind, open_device
 from .errors import WinnowCalibrationError, WinnowInputError
 from .floatq import FloatPolicy
 from .graph import GraphIndex, load_model
@@ -64,15 +64,25 @@ class Session:
       every float layer's inputs over these feeds fixes static scales.
     * ``policy``: :class:`FloatPolicy` for float layers.
     * ``check``: measure float-layer and output error against fp32 on every run.
+    * ``device_options``: passed to :func:`open_device` when ``device`` is a kind
+      (``"rtl"``: ``clock_hz``, ``trace``, ``read_latency``, ``timeout_cycles``).
+    * ``trace``: ``(node name, path)``: dump a waveform of that engine layer
+      on every run (``"rtl"`` only; the board is built with trace support).
     """
 
     def __init__(self, model, device: DeviceKind | str | Device = DeviceKind.EMU,
                  calibration=None, *, config: EngineConfig | None = None,
-                 policy: FloatPolicy | str = FloatPolicy.QUANTIZE, check: bool = True):
+                 policy: FloatPolicy | str = FloatPolicy.QUANTIZE, check: bool = True,
+                 device_options: Mapping | None = None,
+                 trace: tuple[str, str | os.PathLike] | None = None):
         self.model = load_model(model)
         self.model_name = (os.fspath(model) if isinstance(model, str | os.PathLike)
                            else self.model.graph.name or "model")
-        self.device = device if isinstance(device, Device) else open_device(device, config)
+        options = dict(device_options or {})
+        if trace is not None and not isinstance(device, Device):
+            options.setdefault("trace", True)
+        self.device = device if isinstance(device, Device) else open_device(device, config,
+                                                                            **options)
         self.policy = FloatPolicy(policy)
         self.check = bool(check)
         self.index = GraphIndex.build(self.model)
@@ -84,6 +94,8 @@ class Session:
                                             ort_session)
                          for s in self.steps if isinstance(s, EngineStep)}
         self._stats: dict[int, OpStats] = {}
+        self._calls: dict[int, list[CallRecord]] = {}  # op id -> device calls of its last run
+        self._trace = self._trace_target(trace)
         self._counts: dict[int, list[int]] = {}  # op id -> [runs, host fallbacks]
         self._fp32: ort.InferenceSession | None = None
         self._outputs_cmp: list[OutputRow] = []
@@ -91,6 +103,16 @@ class Session:
         self._last_use = self._lifetimes()
         if calibration is not None:
             self.calibrate(calibration)
+
+    def _trace_target(self, trace) -> tuple[int, str] | None:
+        if trace is None:
+            return None
+        name, path = trace
+        for p in self.placements:
+            if p.name == name and p.op is not None and p.op.node == p.index:
+                return id(p.op), os.fspath(path)
+        raise WinnowInputError(f"cannot trace {name!r}: not an engine layer of this model; "
+                               f"engine layers: {self.offloaded()}")
 
     # ---------------------------------------------------------------- introspection
     def get_inputs(self) -> list[TensorInfo]:
@@ -213,7 +235,13 @@ class Session:
                 reads = step.inputs
             else:
                 op = step.op
-                y, stats = self._runners[id(op)].run(get, self.check)
+                mark = len(self.device.log)
+                if self._trace is not None and self._trace[0] == id(op):
+                    with self.device.trace(self._trace[1]):
+                        y, stats = self._runners[id(op)].run(get, self.check)
+                else:
+                    y, stats = self._runners[id(op)].run(get, self.check)
+                self._calls[id(op)] = self.device.log[mark:]
                 env[op.output] = y
                 self._stats[id(op)] = stats
                 c = self._counts.setdefault(id(op), [0, 0])
@@ -253,7 +281,8 @@ class Session:
     # ---------------------------------------------------------------- report
     def report(self) -> Report:
         rep = Report(os.path.basename(self.model_name), self.device.kind.value, self.policy.value,
-                     runs=self._runs, outputs=list(self._outputs_cmp))
+                     runs=self._runs, outputs=list(self._outputs_cmp),
+                     clock_hz=self.device.clock_hz)
         for p in self.placements:
             row = NodeRow(p.name, p.op_type, p.target.value, p.reason.value, p.detail)
             if p.op is not None and p.op.node == p.index:
@@ -267,6 +296,13 @@ class Session:
                     row.max_abs_err, row.cosine = st.max_abs_err, st.cosine
                     if not st.on_engine:
                         row.detail += f"; last run on the host: {st.fallback}"
+                calls = self._calls.get(id(p.op), [])
+                if calls:
+                    row.model_cycles = sum(c.model_cycles for c in calls)
+                    row.mac_cycles = sum(c.mac_cycles for c in calls)
+                    row.stall_cycles = sum(c.stall_cycles for c in calls)
+                    row.engine_runs = sum(c.runs for c in calls)
+                    row.measured = all(c.measured for c in calls)
             rep.nodes.append(row)
         rep.host_segments = sum(isinstance(s, HostStep) for s in self.steps)
         rep.engine_layers = sum(isinstance(s, EngineStep) for s in self.steps)

@@ -23,11 +23,14 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(RUN) $(PY) -m pytest -q -m slow
 
+# The golden model on one layer, then the generated RTL on the virtual board (first run builds it).
 demo: $(STAMP)
 	$(RUN) $(VENV)/bin/winnow demo
+	$(RUN) $(VENV)/bin/winnow board-demo --out build/demo
 
 bench: $(STAMP)
 	$(RUN) $(PY) tests/bench/bench_conv.py --out build/bench/conv.json
+	$(RUN) $(PY) tests/bench/bench_rtl.py --out build/bench/rtl.json
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

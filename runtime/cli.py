@@ -157,8 +157,9 @@ def cmd_run(args) -> int:
     from winnow.runtime.graph import load_model
 
     model = load_model(args.model)
+    options, trace = _device_options(args, model)
     sess = Session(model, device=args.device, config=_config(args), policy=args.policy,
-                   check=not args.no_check)
+                   check=not args.no_check, device_options=options, trace=trace)
     sess.model_name = args.model
     infos = sess.get_inputs()
     cal = _calibration(args.calibrate, infos, args.seed, args.batch)
@@ -182,6 +183,36 @@ def cmd_run(args) -> int:
     if args.report:
         rep.save(args.report)
     return 0
+
+
+def _device_options(args, model) -> tuple[dict, tuple | None]:
+    """``--device rtl`` options (clock, memory latency) and the ``--trace`` target."""
+    from winnow.runtime.device import DeviceKind
+    from winnow.runtime.errors import WinnowInputError
+
+    kind = DeviceKind.parse(args.device)
+    options = {}
+    if kind is DeviceKind.RTL:
+        options["clock_hz"] = args.clock_mhz * 1e6
+        if args.read_latency is not None:
+            options["read_latency"] = args.read_latency
+    if not args.trace:
+        return options, None
+    if kind is not DeviceKind.RTL:
+        raise WinnowInputError("--trace needs --device rtl (waveforms come from the virtual board)")
+    layer = args.trace_layer
+    if layer is None:  # the first engine layer
+        from winnow.runtime.graph import GraphIndex
+        from winnow.runtime.partition import Target, partition
+
+        index = GraphIndex.build(model)
+        firsts = [p.name for p in partition(index) if p.target is Target.ENGINE
+                  and p.op is not None and p.op.node == p.index]
+        if not firsts:
+            raise WinnowInputError("--trace: the model has no engine layer")
+        layer = firsts[0]
+    print(f"tracing engine layer {layer!r} to {args.trace} (VCD)")
+    return options, (layer, args.trace)
 
 
 def tqdm_iter(items, desc: str, enabled: bool | None):
@@ -237,6 +268,13 @@ def build_parser() -> argparse.ArgumentParser:
     _engine_args(p)
     p.add_argument("model", help="ONNX model file")
     p.add_argument("--device", default="emu", help="emu (golden model) or rtl (virtual board)")
+    p.add_argument("--clock-mhz", type=float, default=200.0,
+                   help="rtl: engine clock for simulated time in the report")
+    p.add_argument("--read-latency", type=int, default=None,
+                   help="rtl: memory read latency in cycles (default: the config's mem_latency)")
+    p.add_argument("--trace", metavar="FILE.vcd", help="rtl: waveform of one engine layer")
+    p.add_argument("--trace-layer", metavar="NODE",
+                   help="node to trace (default: the first engine layer)")
     p.add_argument("--input", action="append", default=[], metavar="NAME=FILE.npy",
                    help="an input array; inputs not given are seeded random")
     p.add_argument("--calibrate", metavar="DIR|N",
@@ -253,6 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar (default: when writing to a terminal)")
     p.set_defaults(func=cmd_run)
+    p = sub.add_parser("board-demo", help="generate the RTL, run a bundled model on emu and rtl, "
+                                          "check bit-exactness")
+    p.add_argument("--out", default="build/demo", help="folder for the RTL and the model")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_board_demo)
     rtl = sub.add_parser("rtl", help="generate the engine's RTL").add_subparsers(
         dest="rtl_command", required=True)
     p = rtl.add_parser("generate", help="Verilog, register map files and manifest")
@@ -262,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (created)")
     p.set_defaults(func=cmd_rtl_generate)
     return parser
+
+
+def _board_demo(args) -> int:
+    from winnow.runtime.board_demo import run_demo
+
+    return run_demo(args.out, seed=args.seed)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -155,3 +155,29 @@ def test_trace_of_one_layer(tmp_path):
     head = path.read_text()[:4000]
     assert "$enddefinitions" in head and "m_axi_arvalid" in head
     assert path.stat().st_size > 10_000
+
+
+def test_cli_run_on_rtl(tmp_path, capsys):
+    from winnow.runtime.cli import main
+
+    path = tmp_path / "m.onnx"
+    onnx.save(vgg_like(seed=2, size=8), path)
+    rep = tmp_path / "r.json"
+    assert main(["run", str(path), "--device", "rtl", "--no-check", "--batch", "1",
+                 "--clock-mhz", "100", "--report", str(rep)]) == 0
+    out = capsys.readouterr().out
+    assert "measured" in out and "at 100 MHz" in out
+    import json
+
+    d = json.loads(rep.read_text())
+    assert d["device"] == "rtl" and d["summary"]["engine_cycles"] > 0
+    assert all(r["measured"] for r in d["nodes"] if r["target"] == "engine")
+
+
+def test_cli_trace_needs_rtl(tmp_path, capsys):
+    from winnow.runtime.cli import main
+
+    path = tmp_path / "m.onnx"
+    onnx.save(vgg_like(seed=2, size=8), path)
+    assert main(["run", str(path), "--trace", str(tmp_path / "t.vcd")]) == 2
+    assert "--trace needs --device rtl" in capsys.readouterr().err

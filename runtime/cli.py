@@ -240,7 +240,77 @@ def cmd_rtl_generate(args) -> int:
     return 0
 
 
+def _engine_build_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--bus-bytes", type=int, default=EngineConfig.bus_bytes)
+    p.add_argument("--line-kib", type=int, default=EngineConfig.line_buffer_bytes // 1024)
+
+
+def _hw_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--freq", type=float, default=150.0,
+                   help="nextpnr clock target in MHz (ECP5; the achieved clock is reported)")
+    p.add_argument("--no-pnr", action="store_true", help="synthesis only, no place and route")
+    p.add_argument("--clock-mhz", type=float,
+                   help="project throughput at this clock instead of the achieved one")
+    p.add_argument("--jobs", type=int, default=2, help="tool runs in parallel")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds per tool run")
+
+
+def cmd_rtl_report(args) -> int:
+    """Synthesis, place and route and projected throughput of one engine build."""
+    from pathlib import Path
+
+    from winnow.models.benchmarks import NETWORKS
+    from winnow.rtl.synth import Target
+    from winnow.runtime.hwreport import build_report, write_report
+
+    cfg = EngineConfig(pes=args.pes, max_channels=args.max_channels, bus_bytes=args.bus_bytes,
+                       line_buffer_bytes=args.line_kib * 1024)
+    targets = list(dict.fromkeys(Target(t) for t in args.target))
+    out = Path(args.out)
+    rep = build_report(cfg, out, targets, freq_mhz=args.freq, pnr=not args.no_pnr,
+                       clock_mhz=args.clock_mhz, networks=args.network or tuple(NETWORKS),
+                       onnx_models=args.onnx, measured=args.measured, jobs=args.jobs,
+                       timeout=args.timeout, force=args.force)
+    paths = write_report(rep, out, plot_network=args.plot_network)
+    for path in paths:
+        print(f"  {path}")
+    for name, proj in rep.projections.items():
+        s = proj.summary()
+        print(f"{name}: {s['effective_gops']:.1f} GOPS at {s['clock_mhz']:.1f} MHz "
+              f"({rep.clock_source}), utilization {100 * s['utilization']:.1f}%, "
+              f"{100 * s['coverage']:.1f}% of conv MACs on the engine")
+    return 0
+
+
+def cmd_dse(args) -> int:
+    """Sweep engine configurations: resources, clock, projected GOPS, Pareto table and plots."""
+    from itertools import product
+    from pathlib import Path
+
+    from winnow.rtl.synth import Target
+    from winnow.runtime import dse
+
+    configs = [EngineConfig(pes=p, max_channels=args.max_channels, bus_bytes=args.bus_bytes,
+                            line_buffer_bytes=lk * 1024)
+               for p, lk in product(args.pes, args.line_kib)]
+    target = Target(args.target)
+    points, paths = dse.run(configs, Path(args.out), target=target, network=args.network,
+                            jobs=args.jobs, pnr=not args.no_pnr, freq_mhz=args.freq,
+                            clock_mhz=args.clock_mhz, timeout=args.timeout)
+    for path in paths:
+        print(f"  {path}")
+    best = dse.largest_fitting(points)
+    if best:
+        print(f"largest fitting {best.config.pes} PEs: {args.network} {best.gops:.1f} GOPS at "
+              f"{best.clock_hz / 1e6:.1f} MHz")
+    else:
+        print("no configuration fits the part")
+    return 0 if best else 3
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from winnow.models.benchmarks import NETWORKS as NETWORK_NAMES
+
     parser = argparse.ArgumentParser(prog="winnow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -304,6 +374,36 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--line-kib", type=int, default=EngineConfig.line_buffer_bytes // 1024)
     p.add_argument("--out", required=True, help="output folder (created)")
     p.set_defaults(func=cmd_rtl_generate)
+
+    p = rtl.add_parser("report", help="synthesis (Yosys), place and route (nextpnr-ecp5) and "
+                       "projected throughput of the paper's networks")
+    _engine_args(p)
+    _engine_build_args(p)
+    p.add_argument("--out", required=True, help="output folder (created)")
+    p.add_argument("--target", nargs="+", default=["ecp5"], choices=["ecp5", "xilinx7", "ice40"])
+    _hw_args(p)
+    p.add_argument("--network", action="append", choices=sorted(NETWORK_NAMES),
+                   help="project this network (default: all four of the paper's)")
+    p.add_argument("--onnx", action="append", default=[], metavar="MODEL.onnx",
+                   help="also project an ONNX model's conv layers")
+    p.add_argument("--measured", default="build/sim/perf_paper.json",
+                   help="virtual-board measurements to compare with the cycle model (if present)")
+    p.add_argument("--plot-network", default="vgg-a", help="network of the utilization plot")
+    p.add_argument("--force", action="store_true",
+                   help="synthesize even when the multipliers alone exceed the part's DSPs")
+    p.set_defaults(func=cmd_rtl_report)
+
+    p = sub.add_parser("dse", help="design-space sweep: resources, clock and projected GOPS "
+                       "per configuration, Pareto table and plots")
+    p.add_argument("--pes", type=int, nargs="+", default=[2, 4, 6, 8, 9])
+    p.add_argument("--line-kib", type=int, nargs="+", default=[EngineConfig.line_buffer_bytes // 1024])
+    p.add_argument("--max-channels", type=int, default=EngineConfig.max_channels)
+    p.add_argument("--bus-bytes", type=int, default=EngineConfig.bus_bytes)
+    p.add_argument("--target", default="ecp5", choices=["ecp5", "xilinx7", "ice40"])
+    p.add_argument("--network", default="vgg-a", choices=sorted(NETWORK_NAMES))
+    p.add_argument("--out", required=True, help="output folder (created)")
+    _hw_args(p)
+    p.set_defaults(func=cmd_dse)
     return parser
 
 

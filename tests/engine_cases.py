@@ -86,8 +86,9 @@ def random_case(cfg, rng) -> Case:
     kind = rng.random()
     requant = bool(rng.random() < 0.4)
     if kind < 0.2:
-        return gemm_case(cfg, rng, int(rng.integers(1, 50)), int(rng.integers(1, 24)),
-                         int(rng.integers(1, 2 * cfg.pes + 2)), requant)
+        kd = int(rng.integers(1, min(24, cfg.max_channels) + 1))
+        return gemm_case(cfg, rng, int(rng.integers(1, 50)), kd, int(rng.integers(1, 2 * cfg.pes + 2)),
+                         requant)
     pads = tuple(int(v) for v in rng.integers(0, 3, 4))
     c = 1 if rng.random() < 0.2 else int(rng.integers(1, min(cfg.max_channels, 20) + 1))
     k = int(rng.integers(1, 2 * cfg.pes + 3))

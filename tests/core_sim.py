@@ -17,37 +17,47 @@ from winnow.hls.regmap import Mode
 from winnow.rtl.core import EngineCore
 
 
-def conv_memory(cfg, x, w, x_zp, pads, requant=None):
-    """Lay out one conv layer in a flat memory; returns (mem, descriptor dict, out geometry)."""
-    c, h, wd = x.shape
-    k = w.shape[0]
+def _layer_memory(cfg, mode, img, wts, x_zp, k, pads, out_hw, requant):
+    """Place input image ``img[C, H, W]``, weights, requant table and output space in memory."""
+    c, h, wd = img.shape
     b = cfg.bus_bytes
-    pt, pl, pb, pr = pads
-    ho, wo = h + pt + pb - 2, wd + pl + pr - 2
-    xin = layout.pack_activations(x, b)
-    wts = layout.pack_conv_weights(w, 0, cfg.pes).view(np.uint8)
-    elem = 1 if requant else 4
-    out_pitch = layout.roundup(k * elem, b)
-    regions = {"in": xin.size, "w": wts.size, "out": ho * wo * out_pitch}
-    q = None
+    xin = layout.pack_activations(img, b)
+    ho, wo = out_hw
+    out_pitch = layout.roundup(k * (1 if requant else 4), b)
+    blobs = {"in": xin, "w": wts, "out": np.zeros(ho * wo * out_pitch, np.uint8)}
     if requant:
-        q = layout.pack_requant(*requant, pes=cfg.pes, bus_bytes=b)
-        regions["q"] = q.size
+        blobs["q"] = layout.pack_requant(*requant, pes=cfg.pes, bus_bytes=b)
     addr, base = 0x100, {}
-    for name, size in regions.items():
+    for name, blob in blobs.items():
         base[name] = addr
-        addr = layout.roundup(addr + size + 64, 4096) + 0x40
+        addr = layout.roundup(addr + blob.size + 64, 4096) + 0x40
     mem = np.zeros(addr, dtype=np.uint8)
-    mem[base["in"]:base["in"] + xin.size] = xin
-    mem[base["w"]:base["w"] + wts.size] = wts
-    if q is not None:
-        mem[base["q"]:base["q"] + q.size] = q
-    desc = dict(mode=Mode.CONV, in_addr=base["in"], w_addr=base["w"], q_addr=base.get("q", 0),
+    for name, blob in blobs.items():
+        mem[base[name]:base[name] + blob.size] = blob
+    pt, pl, pb, pr = pads
+    desc = dict(mode=mode, in_addr=base["in"], w_addr=base["w"], q_addr=base.get("q", 0),
                 out_addr=base["out"], c=c, k=k, h=h, w=wd, pad_top=pt, pad_left=pl,
                 pad_bottom=pb, pad_right=pr, in_pitch=layout.activation_pitch(c, b),
                 out_pitch=out_pitch, x_zp=int(x_zp) & 0xFF, out_zp=0,
-                x_signed=int(x.dtype == np.int8), requant=int(bool(requant)), relu=0, out_signed=1)
+                x_signed=int(img.dtype == np.int8), requant=int(bool(requant)), relu=0, out_signed=1)
     return mem, desc, (base["out"], k, ho, wo, out_pitch)
+
+
+def conv_memory(cfg, x, w, x_zp, pads, requant=None):
+    """Lay out one conv layer in a flat memory; returns (mem, descriptor dict, out geometry)."""
+    _, h, wd = x.shape
+    pt, pl, pb, pr = pads
+    wts = layout.pack_conv_weights(w, 0, cfg.pes).view(np.uint8)
+    return _layer_memory(cfg, Mode.CONV, x, wts, x_zp, w.shape[0], pads,
+                         (h + pt + pb - 2, wd + pl + pr - 2), requant)
+
+
+def gemm_memory(cfg, a, bmat, a_zp, requant=None):
+    """Lay out ``A[M, Kd] @ B[Kd, N]`` (GEMM mode) like :func:`conv_memory`."""
+    img = layout.gemm_image(a, a_zp)  # [Kd, rows/4, 4]
+    wts = layout.pack_gemm_weights(bmat, 0, cfg.pes).view(np.uint8)
+    return _layer_memory(cfg, Mode.GEMM, img, wts, a_zp, bmat.shape[1], (0, 0, 0, 0),
+                         (img.shape[1], 4), requant)
 
 
 def run_core(cfg, mem, desc, latency=2, max_cycles=200_000, seed=0):
@@ -138,35 +148,3 @@ def read_output(mem, geom, requant=False, dtype=np.int8):
         return a.transpose(2, 0, 1)
     return buf.view(np.int32).reshape(ho, wo, pitch // 4)[:, :, :k].transpose(2, 0, 1)
 
-
-def gemm_memory(cfg, a, bmat, a_zp, requant=None):
-    """Lay out ``A[M, Kd] @ B[Kd, N]`` (GEMM mode) like :func:`conv_memory`."""
-    m_rows, kd = a.shape
-    n = bmat.shape[1]
-    img = layout.gemm_image(a, a_zp)  # [Kd, rows/4, 4]
-    b = cfg.bus_bytes
-    xin = layout.pack_activations(img, b)
-    wts = layout.pack_gemm_weights(bmat, 0, cfg.pes).view(np.uint8)
-    elem = 1 if requant else 4
-    out_pitch = layout.roundup(n * elem, b)
-    h = img.shape[1]
-    regions = {"in": xin.size, "w": wts.size, "out": h * 4 * out_pitch}
-    q = None
-    if requant:
-        q = layout.pack_requant(*requant, pes=cfg.pes, bus_bytes=b)
-        regions["q"] = q.size
-    addr, base = 0x100, {}
-    for name, size in regions.items():
-        base[name] = addr
-        addr = layout.roundup(addr + size + 64, 4096) + 0x40
-    mem = np.zeros(addr, dtype=np.uint8)
-    mem[base["in"]:base["in"] + xin.size] = xin
-    mem[base["w"]:base["w"] + wts.size] = wts
-    if q is not None:
-        mem[base["q"]:base["q"] + q.size] = q
-    desc = dict(mode=Mode.GEMM, in_addr=base["in"], w_addr=base["w"], q_addr=base.get("q", 0),
-                out_addr=base["out"], c=kd, k=n, h=h, w=4, pad_top=0, pad_left=0,
-                pad_bottom=0, pad_right=0, in_pitch=layout.activation_pitch(kd, b),
-                out_pitch=out_pitch, x_zp=int(a_zp) & 0xFF, out_zp=0,
-                x_signed=int(a.dtype == np.int8), requant=int(bool(requant)), relu=0, out_signed=1)
-    return mem, desc, (base["out"], n, h, 4, out_pitch)

@@ -54,9 +54,18 @@ def quantize_weights(w: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarr
     return q, s, False
 
 
+def _integer_valued(x: np.ndarray) -> bool:
+    """All elements integers; a small sample is tested first (real activations fail there)."""
+    flat = x.reshape(-1)
+    head = flat[:256]
+    if not np.array_equal(head, np.rint(head)):
+        return False
+    return bool(np.all(flat == np.rint(flat)))
+
+
 def lossless_activation(x: np.ndarray, symmetric: bool) -> quant.ActivationParams | None:
     """Scale 1, zero point 0 when ``x`` is integer-valued and fits uint8 (or int8)."""
-    if not x.size or not np.all(x == np.round(x)):
+    if not x.size or not _integer_valued(x):
         return None
     lo, hi = float(x.min()), float(x.max())
     if not symmetric and lo >= 0 and hi <= 255:
@@ -82,3 +91,25 @@ def activation_params(x: np.ndarray, symmetric: bool,
         src = RangeSource.DYNAMIC
     scale, zp = quant.compute_scale_zp(lo, hi, dtype, symmetric)
     return quant.ActivationParams(scale, zp, np.dtype(dtype)), src
+
+
+def quantize(x: np.ndarray, p: quant.ActivationParams, buf: np.ndarray | None = None
+             ) -> np.ndarray:
+    """``quant.quantize_linear(x, p.scale, p.zero_point, p.dtype)`` with fewer passes.
+
+    Same arithmetic (float32 division, round half to even, saturation), computed
+    in place in ``buf`` (float32, ``x``'s shape) when given; NaN is refused as there.
+    """
+    x = np.asarray(x)
+    if x.dtype != np.float32:
+        return p.quantize(x)
+    t = np.divide(x, np.float32(p.scale), out=buf) if buf is not None else np.divide(
+        x, np.float32(p.scale))
+    np.rint(t, out=t)
+    if p.zero_point:
+        t += np.float32(p.zero_point)
+    info = np.iinfo(p.dtype)
+    np.clip(t, info.min, info.max, out=t)
+    if t.size and np.isnan(np.add.reduce(t, axis=None)):
+        return p.quantize(x)  # raises the typed error for NaN
+    return t.astype(p.dtype)

@@ -404,16 +404,24 @@ def _match(index: GraphIndex, i: int, policy: FloatPolicy,
 
 
 def partition(index: GraphIndex, policy: FloatPolicy = FloatPolicy.QUANTIZE,
-              config: EngineConfig | None = None) -> list[Placement]:
+              config: EngineConfig | None = None, host_nodes=()) -> list[Placement]:
     """A :class:`Placement` for every node of ``index`` (in graph order).
 
-    ``config`` is the engine the grouped-conv split rule (:mod:`.cost`) plans for.
+    ``config`` is the engine the grouped-conv split rule (:mod:`.cost`) plans for;
+    ``host_nodes`` are node names the caller keeps on the host (reason ``policy``).
     """
+    keep = set(host_nodes)
+    unknown = keep - set(index.node_names)
+    if unknown:
+        from .errors import WinnowModelError
+        raise WinnowModelError(f"host_nodes {sorted(unknown)} are not nodes of the model")
     placements: list[Placement | None] = [None] * len(index.nodes)
     for i, node in enumerate(index.nodes):
         if placements[i] is not None:
             continue
         try:
+            _require(index.node_names[i] not in keep, Reason.POLICY,
+                     "kept on the host by the caller (host_nodes)")
             op = _match(index, i, policy, config)
         except Rejected as r:
             placements[i] = Placement(i, index.node_names[i], node.op_type, Target.HOST,

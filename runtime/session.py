@@ -68,13 +68,16 @@ class Session:
       (``"rtl"``: ``clock_hz``, ``trace``, ``read_latency``, ``timeout_cycles``).
     * ``trace``: ``(node name, path)``: dump a waveform of that engine layer
       on every run (``"rtl"`` only; the board is built with trace support).
+    * ``host_nodes``: node names kept on the host whatever the partitioner says
+      (reason ``policy``).
     """
 
     def __init__(self, model, device: DeviceKind | str | Device = DeviceKind.EMU,
                  calibration=None, *, config: EngineConfig | None = None,
                  policy: FloatPolicy | str = FloatPolicy.QUANTIZE, check: bool = True,
                  device_options: Mapping | None = None,
-                 trace: tuple[str, str | os.PathLike] | None = None):
+                 trace: tuple[str, str | os.PathLike] | None = None,
+                 host_nodes: Iterable[str] = ()):
         self.model = load_model(model)
         self.model_name = (os.fspath(model) if isinstance(model, str | os.PathLike)
                            else self.model.graph.name or "model")
@@ -87,7 +90,7 @@ class Session:
         self.check = bool(check)
         self.index = GraphIndex.build(self.model)
         self.placements: list[Placement] = partition(self.index, self.policy,
-                                                   self.device.config)
+                                                   self.device.config, host_nodes)
         self.steps = schedule(self.index, self.placements)
         self._host_sessions: dict[int, ort.InferenceSession] = {}
         self._runners = {id(s.op): OpRunner(s.op, self.index, self.device, self.policy,

@@ -269,7 +269,8 @@ def cmd_rtl_report(args) -> int:
     out = Path(args.out)
     rep = build_report(cfg, out, targets, freq_mhz=args.freq, pnr=not args.no_pnr,
                        clock_mhz=args.clock_mhz, networks=args.network or tuple(NETWORKS),
-                       onnx_models=args.onnx, measured=args.measured, jobs=args.jobs,
+                       onnx_models=args.onnx, jobs=args.jobs,
+                       measured=args.measured or ("build/sim/perf_paper.json", "build/bench/rtl.json"),
                        timeout=args.timeout, force=args.force)
     paths = write_report(rep, out, plot_network=args.plot_network)
     for path in paths:
@@ -386,8 +387,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="project this network (default: all four of the paper's)")
     p.add_argument("--onnx", action="append", default=[], metavar="MODEL.onnx",
                    help="also project an ONNX model's conv layers")
-    p.add_argument("--measured", default="build/sim/perf_paper.json",
-                   help="virtual-board measurements to compare with the cycle model (if present)")
+    p.add_argument("--measured", action="append",
+                   help="virtual-board measurements to compare with the projection, when the file "
+                        "exists (default: build/sim/perf_paper.json and build/bench/rtl.json)")
     p.add_argument("--plot-network", default="vgg-a", help="network of the utilization plot")
     p.add_argument("--force", action="store_true",
                    help="synthesize even when the multipliers alone exceed the part's DSPs")

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from winnow.hls.config import EngineConfig
-from winnow.hls.plan import ConvLayer, plan_conv
 from winnow.models.benchmarks import NETWORKS, PAPER_GFLOPS, PAPER_REF
 from winnow.rtl.synth import (
     PARTS,
@@ -53,7 +52,29 @@ class HardwareReport:
     clock_source: str
     projections: dict[str, Projection]
     measured: list[dict] = field(default_factory=list)
+    board_vgg: dict | None = None  # ``vgg_a`` of tests/bench/bench_rtl.py's rtl.json
     plots: dict[str, str] = field(default_factory=dict)
+
+    def vgg_board_vs_projection(self) -> dict | None:
+        """VGG-A measured on the virtual board (engine counters) against this report's VGG-A
+        projection, layer by layer (in order), when both exist for the same configuration."""
+        b, proj = self.board_vgg, self.projections.get("vgg-a")
+        if not b or proj is None or len(b.get("layers", [])) != len(proj.engine):
+            return None
+        rows = []
+        for m, p in zip(b["layers"], proj.engine, strict=True):
+            rows.append({"layer": p.layer.name, "board_node": m["node"],
+                         "measured_cycles": m["cycles"], "projected_cycles": p.cycles,
+                         "measured_utilization": m["utilization"],
+                         "projected_utilization": round(p.utilization, 4),
+                         "utilization_difference": round(p.utilization - m["utilization"], 4)})
+        meas = b.get("conv3x3_utilization")
+        cyc = sum(r["measured_cycles"] for r in rows)
+        return {"config": b.get("config"), "layers": rows, "measured_utilization": meas,
+                "projected_utilization": round(proj.utilization, 4),
+                "measured_cycles": cyc, "projected_cycles": proj.engine_cycles,
+                "measured_gops": round(2 * proj.engine_macs * self.clock_hz / cyc / 1e9, 2),
+                "projected_gops": round(proj.effective_gops, 2)}
 
     def measured_vs_model(self) -> list[dict]:
         """Virtual-board measurements (``cycles``, ``mac``, ``model`` per layer) against the
@@ -76,7 +97,8 @@ class HardwareReport:
                 "clock_mhz": round(self.clock_hz / 1e6, 2), "clock_source": self.clock_source,
                 "paper_gflops": PAPER_GFLOPS, "number_format": NUMBER_FORMAT_NOTE,
                 "projections": {k: p.as_dict() for k, p in self.projections.items()},
-                "measured_vs_model": self.measured_vs_model(), "plots": self.plots}
+                "measured_vs_model": self.measured_vs_model(),
+                "vgg_a_board_vs_projection": self.vgg_board_vs_projection(), "plots": self.plots}
 
     def markdown(self) -> str:
         cfg = self.config
@@ -85,7 +107,7 @@ class HardwareReport:
                f"`line_buffer_bytes={cfg.line_buffer_bytes}`, `bus_bytes={cfg.bus_bytes}`, "
                f"`max_burst={cfg.max_burst}`, `mem_latency={cfg.mem_latency}` (cycle model).", ""]
         out += self._resources_md() + self._timing_md() + self._projection_md()
-        out += self._measured_md()
+        out += self._measured_md() + self._board_vgg_md()
         out += ["## Per-layer projections", ""]
         for name, p in self.projections.items():
             out.append(p.markdown())
@@ -166,26 +188,50 @@ class HardwareReport:
         for r in rows:
             err = f"{100 * r['cycle_error']:+.2f}%" if r["cycle_error"] is not None else ""
             mu = f"{100 * r['model_utilization']:.1f}%" if r["model_utilization"] else ""
-            out.append(f"| {r['layer']} | {r['cycles']:,} | {r['model_cycles'] or ''} | {err} | "
+            mc = f"{r['model_cycles']:,}" if r['model_cycles'] else ''
+            out.append(f"| {r['layer']} | {r['cycles']:,} | {mc} | {err} | "
                        f"{100 * r['measured_utilization']:.1f}% | {mu} |")
         return out + [""]
 
+    def _board_vgg_md(self) -> list[str]:
+        v = self.vgg_board_vs_projection()
+        if v is None:
+            return []
+        out = ["## VGG-A on the virtual board against the projection", "",
+               f"Measured by the engine's counters in the Verilated engine "
+               f"({self.board_vgg.get('source', '')}; same PEs, bus and memory latency):", "",
+               "| layer | measured cycles | projected cycles | measured utilization | "
+               "projected utilization | difference |", "|---|---:|---:|---:|---:|---:|"]
+        for r in v["layers"]:
+            out.append(f"| {r['layer']} | {r['measured_cycles']:,} | {r['projected_cycles']:,} | "
+                       f"{100 * r['measured_utilization']:.2f}% | "
+                       f"{100 * r['projected_utilization']:.2f}% | "
+                       f"{100 * r['utilization_difference']:+.2f} pt |")
+        out += ["", f"All eight layers: measured utilization {100 * v['measured_utilization']:.2f}%, "
+                f"projected {100 * v['projected_utilization']:.2f}%; at {self.clock_hz / 1e6:.1f} "
+                f"MHz that is {v['measured_gops']:.1f} GOPS measured against "
+                f"{v['projected_gops']:.1f} GOPS projected.", ""]
+        return out
 
-def model_check_layers(cfg: EngineConfig) -> list[dict]:
-    """The cycle model's figures for the layers the RTL tests measure (for comparison)."""
-    out = []
-    for c, hw in ((64, 56), (256, 14)):
-        plan = plan_conv(ConvLayer(1, c, hw, hw, c), cfg)
-        out.append({"layer": f"conv c{c} {hw}x{hw} k{c}", "model": plan.cycles,
-                    "utilization": round(plan.utilization, 4)})
-    return out
 
-
-def load_measured(path: Path | None) -> list[dict]:
-    if path is None or not Path(path).exists():
-        return []
-    data = json.loads(Path(path).read_text())
-    return data if isinstance(data, list) else data.get("layers", [])
+def load_measured(paths, cfg: EngineConfig) -> tuple[list[dict], dict | None]:
+    """Virtual-board measurements from the files that exist among ``paths``: per-layer lists
+    (``build/sim/perf_*.json``: ``layer``, ``cycles``, ``mac``, ``model``) and the VGG-A run of
+    ``build/bench/rtl.json`` (used only when measured on ``cfg``'s PEs, bus and latency)."""
+    layers, vgg = [], None
+    for path in paths or ():
+        path = Path(path)
+        if not path.exists():
+            continue
+        data = json.loads(path.read_text())
+        if isinstance(data, list):
+            layers += data
+        elif isinstance(data, dict) and "vgg_a" in data:
+            c = data.get("config", {})
+            if (c.get("pes"), c.get("bus_bytes"), c.get("mem_latency")) == (
+                    cfg.pes, cfg.bus_bytes, cfg.mem_latency):
+                vgg = {**data["vgg_a"], "config": c, "source": str(path)}
+    return layers, vgg
 
 
 def projections_for(cfg: EngineConfig, clock_hz: float, networks, onnx_models=()
@@ -199,7 +245,7 @@ def projections_for(cfg: EngineConfig, clock_hz: float, networks, onnx_models=()
 
 def build_report(cfg: EngineConfig, out: Path, targets: list[Target], *, freq_mhz: float = 150,
                  pnr: bool = True, clock_mhz: float | None = None, networks=tuple(NETWORKS),
-                 onnx_models=(), measured: Path | None = None, jobs: int = 2,
+                 onnx_models=(), measured=(), jobs: int = 2,
                  timeout: float = 3600, force: bool = False, log=print) -> HardwareReport:
     """Generate, synthesize, place and route and project; see the module docstring.
 
@@ -242,7 +288,8 @@ def build_report(cfg: EngineConfig, out: Path, targets: list[Target], *, freq_mh
     else:
         clock_hz, source = freq_mhz * 1e6, "assumed: the --freq target, not placed and routed"
     projs = projections_for(cfg, clock_hz, networks, onnx_models)
-    return HardwareReport(cfg, synth, pnr_res, clock_hz, source, projs, load_measured(measured))
+    layers, vgg = load_measured(measured, cfg)
+    return HardwareReport(cfg, synth, pnr_res, clock_hz, source, projs, layers, vgg)
 
 
 def write_report(rep: HardwareReport, out: Path, plot_network: str | None = "vgg-a",

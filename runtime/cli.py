@@ -406,7 +406,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="output folder (created)")
     _hw_args(p)
     p.set_defaults(func=cmd_dse)
+
+    p = sub.add_parser("models", help="model zoo: evaluate the committed ONNX models, fp32 vs engine")
+    p.add_argument("action", choices=["eval"])
+    p.add_argument("args", nargs=argparse.REMAINDER, help="passed to python -m winnow.models.evaluate")
+    p.set_defaults(func=_models)
     return parser
+
+
+def _models(args) -> int:
+    from winnow.models.evaluate import main as evaluate  # models sit above runtime: import late
+
+    return evaluate(args.args)
 
 
 def _board_demo(args) -> int:

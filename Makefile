@@ -30,6 +30,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(RUN) $(PY) tests/bench/bench_conv.py --out build/bench/conv.json
+	$(RUN) $(PY) tests/bench/bench_models.py --out build/bench/models.json
 	$(RUN) $(PY) tests/bench/bench_rtl.py --out build/bench/rtl.json
 
 # Train and export every zoo model (torch CPU, fixed seeds), then evaluate fp32 vs emu.

@@ -152,9 +152,10 @@ def test_trace_of_one_layer(tmp_path):
     path = tmp_path / "conv1.vcd"
     sess = Session(vgg_like(seed=1, size=8), device="rtl", check=False, trace=("conv1", path))
     sess.run(None, random_inputs(1, n=1, size=8))
-    head = path.read_text()[:4000]
-    assert "$enddefinitions" in head and "m_axi_arvalid" in head
-    assert path.stat().st_size > 10_000
+    text = path.read_text()
+    assert "m_axi_arvalid" in text[:4000] and "$enddefinitions" in text
+    body = text.split("$enddefinitions", 1)[1]
+    assert body.count("\n#") > 1000  # thousands of time steps: the whole layer, not the others
 
 
 def test_cli_run_on_rtl(tmp_path, capsys):

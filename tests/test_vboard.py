@@ -7,6 +7,7 @@ session; the first build takes a few minutes, later ones are cache hits.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -116,6 +117,17 @@ def test_small_cnns_bit_exact(board):
     _same(vgg_like(seed=3), random_inputs(3, n=2), device)
     rep = _same(resnet_like(seed=4), random_inputs(4, n=2), device)
     assert rep.engine_layers >= 6 and 0 < rep.utilization < 1
+
+
+def test_trained_digits_cnn_bit_exact(board):
+    """The model zoo's trained CNN (sklearn digits), calibrated on its shipped data."""
+    root = Path(__file__).resolve().parent.parent / "models"
+    data = np.load(root / "data" / "digits_cnn.npz")
+    model = onnx.load(root / "onnx" / "digits_cnn.onnx")
+    feeds = {model.graph.input[0].name: data["test__x"][:16]}
+    calib = {model.graph.input[0].name: data["calib__x"][:64]}
+    rep = _same(model, feeds, RtlDevice(board=board), calibration=calib)
+    assert rep.engine_layers >= 2
 
 
 def test_gnn_matmuls_bit_exact(board):

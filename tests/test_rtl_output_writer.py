@@ -10,15 +10,13 @@ No byte is written twice and none outside the channels. Seed: ``WINNOW_SEED``.
 
 from __future__ import annotations
 
-import subprocess
-
 import numpy as np
 import pytest
 from amaranth.back import verilog
 from amaranth.hdl import Fragment
-from amaranth.sim import Simulator
-from test_rtl_blocks import LINT_FLAGS, lint_problems, verilator_bin
-from test_rtl_requant import SEED, controls, reference, rng_for
+from rtl_lint import DATAPATH_WAIVERS, check_lint
+from sim_streams import SEED, Port, child_rngs, rng_for, simulate, sink, source
+from test_rtl_requant import controls, reference
 from winnow.hls.config import EngineConfig
 from winnow.hls.errors import WinnowParameterError
 from winnow.hls.layout import activation_pitch, pack_activations, pack_raw, raw_pitch
@@ -61,59 +59,28 @@ def run_writer(dut, inputs, rng, *, gap=0.3, stall=0.3, max_cycles=20000):
     Checks the stream rules on ``aw`` and ``w``: a valid output stays valid with
     the same payload until accepted.
     """
-    src_rng, aw_rng, w_rng = (np.random.default_rng(s) for s in rng.integers(1 << 62, size=3))
+    src_rng, aw_rng, w_rng = child_rngs(rng, 3)
     requests, beats, in_cycles, aw_cycles, w_cycles = [], [], [], [], []
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
+    idle = 0
 
-    async def source(ctx):
-        cycle = 0
-        for item in inputs:
-            while src_rng.random() < gap:
-                await ctx.tick()
-                cycle += 1
-            ctx.set(dut.i.payload, item)
-            ctx.set(dut.i.valid, 1)
-            while True:
-                *_, ready = await ctx.tick().sample(dut.i.ready)
-                cycle += 1
-                if ready:
-                    break
-            in_cycles.append(cycle - 1)
-            ctx.set(dut.i.valid, 0)
+    def take_aw(p, cycle):
+        requests.append((p.addr, p.beats))
+        aw_cycles.append(cycle)
 
-    async def sink(ctx):
-        held = {"aw": None, "w": None}
-        idle = 0
-        for cycle in range(max_cycles):
-            aw_ready = bool(aw_rng.random() >= stall)
-            w_ready = bool(w_rng.random() >= stall)
-            ctx.set(dut.aw.ready, aw_ready)
-            ctx.set(dut.w.ready, w_ready)
-            *_, awv, awp, wv, wp = await ctx.tick().sample(
-                dut.aw.valid, dut.aw.payload, dut.w.valid, dut.w.payload)
-            for name, valid, payload, ready in (("aw", awv, awp, aw_ready), ("w", wv, wp, w_ready)):
-                raw = payload.as_value().value
-                if held[name] is not None:
-                    assert valid and raw == held[name], (
-                        f"{name} dropped or changed while stalled, cycle {cycle} (seed {SEED})")
-                held[name] = raw if valid and not ready else None
-            if awv and aw_ready:
-                requests.append((awp.addr, awp.beats))
-                aw_cycles.append(cycle)
-            if wv and w_ready:
-                beats.append((wp.data, wp.strb, wp.last))
-                w_cycles.append(cycle)
-            finished = (len(requests) == len(inputs)
-                        and len(beats) == sum(n for _, n in requests))
-            idle = idle + 1 if finished else 0
-            if idle > 12:  # and nothing more came out
-                return
-        raise AssertionError(f"{len(requests)}/{len(inputs)} requests after {max_cycles} cycles")
+    def take_w(p, cycle):
+        beats.append((p.data, p.strb, p.last))
+        w_cycles.append(cycle)
 
-    sim.add_testbench(source)
-    sim.add_testbench(sink)
-    sim.run()
+    def done():  # every request and its beats out, 13 cycles in a row (nothing more came out)
+        nonlocal idle
+        finished = len(requests) == len(inputs) and len(beats) == sum(n for _, n in requests)
+        idle = idle + 1 if finished else 0
+        return idle > 12
+
+    simulate(dut, source(dut.i, inputs, src_rng, gap=gap, cycles=in_cycles),
+             sink([Port("aw", dut.aw, aw_rng, take_aw), Port("w", dut.w, w_rng, take_w)],
+                  stall=stall, max_cycles=max_cycles, done=done,
+                  progress=lambda: f"{len(requests)}/{len(inputs)} requests"))
     return requests, beats, in_cycles, aw_cycles, w_cycles
 
 
@@ -255,8 +222,4 @@ def test_verilog_lint(lanes, bus, tmp_path):
                            strip_internal_attrs=True)
     path = tmp_path / f"{name}.v"
     path.write_text(text)
-    result = subprocess.run([verilator_bin(), *LINT_FLAGS, "-Wno-fatal", "--top-module", name,
-                             path.name], capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    problems = lint_problems(text, result.stderr)
-    assert not problems, "\n".join(problems)
+    check_lint(path, DATAPATH_WAIVERS, top=name)

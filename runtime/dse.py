@@ -223,6 +223,7 @@ def write(points: list[Point], out: Path, *, target: Target, network: str, secon
     from .plots import WinnowPlotError, gops_vs_resources, utilization_bars
 
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     part = PARTS[target]
     plots: dict[str, str] = {}
     try:

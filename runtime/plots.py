@@ -33,7 +33,7 @@ def utilization_bars(projections: dict[str, Projection], path: Path, title: str)
     first = next(iter(projections.values()))
     names = [p.layer.name for p in first.engine]
     width = 0.8 / max(1, len(labels))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(names) * max(1, len(labels)) + 2), 4))
+    fig, ax = plt.subplots(figsize=(min(13.0, max(6.0, 0.3 * len(names) * max(1, len(labels)) + 2)), 4))
     for i, label in enumerate(labels):
         util = [100 * p.utilization for p in projections[label].engine]
         ax.bar([j + (i - (len(labels) - 1) / 2) * width for j in range(len(names))], util, width,

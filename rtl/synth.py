@@ -349,14 +349,17 @@ def _module_lines(verilog: str) -> list[tuple[int, str]]:
 
 def dsp_by_module(netlist: dict, verilog: str, dsp_types: tuple[str, ...], top: str = TOP
                   ) -> dict[str, int]:
-    """DSP cells of the flattened netlist grouped by the Amaranth module their multiply
-    came from (the ``src`` attribute's line in ``winnow_engine.v``); PEs are pooled."""
+    """DSP cells of the netlist (flattened, or with Amaranth's one-module-per-instance
+    hierarchy) grouped by the Amaranth module their multiply came from (the ``src``
+    attribute's line in ``{top}.v``); PEs are pooled as ``core.pe*``."""
     mods = _module_lines(verilog)
     starts = [ln for ln, _ in mods]
     counts: Counter[str] = Counter()
     import bisect
 
-    for cell in netlist["modules"][top]["cells"].values():
+    cells = [c for name, mod in netlist["modules"].items() if name == top or name.startswith(top + ".")
+             for c in mod["cells"].values()]  # synth_xilinx keeps Amaranth's hierarchy
+    for cell in cells:
         if cell["type"] not in dsp_types:
             continue
         src = cell.get("attributes", {}).get("src", "")

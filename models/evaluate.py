@@ -171,7 +171,26 @@ def readme(results: list[dict]) -> str:
         for k, v in r["metrics"]["fp32"].items():
             lines.append(f"| {k} | {_fmt(v, k)} | {_fmt(r['metrics'][dev][k], k)} |")
         lines.append("")
+    lines += _rotational_section()
     return "\n".join(lines)
+
+
+def _rotational_section() -> list[str]:
+    path = HERE / "metrics" / "rotational_study.json"
+    if not path.exists():
+        return []
+    d = json.loads(path.read_text())
+    s = d.pop("settings")
+    lines = ["## Rotational equilibrium (training study, `python -m winnow.models.rotational_study`)",
+             "", f"AdamW lr {s['lr']}, weight decay {s['weight_decay']}, {s['epochs']} epochs, "
+             f"batch {s['batch']}, {s['decay']} decay; warmup {s['warmup']}. Test accuracy (%); "
+             "per-layer angular updates in [rotational_study.png](metrics/rotational_study.png).",
+             "", "| model | " + " | ".join(next(iter(d.values()))) + " |",
+             "|---|" + "---|" * len(next(iter(d.values())))]
+    for m, res in d.items():
+        lines.append(f"| {m} | " + " | ".join(f"{100 * v['accuracy']:.2f}" for v in res.values())
+                     + " |")
+    return lines + [""]
 
 
 def main(argv: list[str] | None = None) -> int:

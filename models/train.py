@@ -18,6 +18,9 @@ SCRIPTS = {
     "laplace_digits": "laplace",
     "bier_digits": "bier",
     "graphnorm_gnn": "graphnorm_gnn",
+    "adagcn": "adagcn",
+    "dagcn": "dagcn",
+    "rotational_study": "rotational_study",  # plot + metrics only, no ONNX model
 }
 
 

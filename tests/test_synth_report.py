@@ -351,3 +351,15 @@ def test_a_repeated_run_reuses_the_tool_results(tmp_path, monkeypatch):
     (tmp_path / "winnow_engine.v").write_text("module winnow_engine(input a); endmodule\n")
     with pytest.raises(ToolFailedError, match="exit 1"):
         synth.synthesize(tmp_path, Target.ECP5, keep_netlist=False)
+
+
+def test_the_splitnets_workaround_is_used_only_when_yosys_asserts(tmp_path, monkeypatch):
+    stats = json.dumps({"design": {"num_cells_by_type": {"MULT18X18D": 16}}})
+    fake = _fake_tool(tmp_path, "yosys", f"""
+if grep -q splitnets synth.ys; then echo '{stats}' > stat.json; exit 0; fi
+echo "ERROR: Assert \\`count_id(wire->name) == 0' failed in kernel/rtlil.cc:2143."; exit 1""")
+    monkeypatch.setenv("WINNOW_YOSYS", str(fake))
+    (tmp_path / "winnow_engine.v").write_text("module winnow_engine(); endmodule\n")
+    res = synth.synthesize(tmp_path, Target.ECP5, keep_netlist=False)
+    assert res.resources.dsp == 16 and "splitnets" in (tmp_path / "ecp5" / "synth.ys").read_text()
+    assert "splitnets" not in synth.yosys_script(Target.ECP5)

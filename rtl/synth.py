@@ -97,7 +97,8 @@ PARTS: dict[Target, Part] = {
 
 _SYNTH = {
     Target.ECP5: "synth_ecp5 -top {top}",
-    Target.XILINX7: "synth_xilinx -family xc7 -top {top}",
+    # -flatten: like synth_ecp5/ice40 (and Yosys 0.23's stat -json breaks on hierarchy).
+    Target.XILINX7: "synth_xilinx -family xc7 -flatten -top {top}",
     Target.ICE40: "synth_ice40 -dsp -top {top}",
 }
 
@@ -432,8 +433,11 @@ def synthesize(folder: Path, target: Target, *, timeout: float = 3600, keep_netl
     stat_path = work / "stat.json"
     if not stat_path.exists():
         raise ToolFailedError(f"yosys ({target.value}) wrote no cell statistics ({stat_path})")
-    stat = json.loads(stat_path.read_text())
-    cells = stat["design"]["num_cells_by_type"]
+    try:
+        cells = json.loads(stat_path.read_text())["design"]["num_cells_by_type"]
+    except (ValueError, KeyError) as e:
+        raise ToolFailedError(f"yosys ({target.value}) wrote unreadable cell statistics "
+                              f"({stat_path}: {e})") from None
     cells = {k: v for k, v in cells.items() if not k.startswith("$scopeinfo")}
     res = resources_from_cells(target, cells)
     netlist = work / "netlist.json" if want_netlist and (work / "netlist.json").exists() else None

@@ -363,3 +363,11 @@ echo "ERROR: Assert \\`count_id(wire->name) == 0' failed in kernel/rtlil.cc:2143
     res = synth.synthesize(tmp_path, Target.ECP5, keep_netlist=False)
     assert res.resources.dsp == 16 and "splitnets" in (tmp_path / "ecp5" / "synth.ys").read_text()
     assert "splitnets" not in synth.yosys_script(Target.ECP5)
+
+
+def test_unreadable_cell_statistics_are_a_clear_error(tmp_path, monkeypatch):
+    fake = _fake_tool(tmp_path, "yosys", "echo '{\"design\": {' > stat.json")
+    monkeypatch.setenv("WINNOW_YOSYS", str(fake))
+    (tmp_path / "winnow_engine.v").write_text("module winnow_engine(); endmodule\n")
+    with pytest.raises(ToolFailedError, match=r"yosys \(xilinx7\) wrote unreadable cell statistics"):
+        synth.synthesize(tmp_path, Target.XILINX7, keep_netlist=False)

@@ -70,6 +70,10 @@ class Point:
     def gops(self) -> float:
         return self.projection.effective_gops
 
+    def clock_for(self, gops: float) -> float:
+        """The clock (Hz) at which this configuration projects ``gops`` (GOPS scale with it)."""
+        return gops / self.gops * self.clock_hz if self.gops else float("inf")
+
     def as_dict(self) -> dict:
         return {"label": self.label, "config": dataclasses.asdict(self.config),
                 "multipliers": self.config.multipliers, "status": self.status,
@@ -79,7 +83,8 @@ class Point:
                 "clock_mhz": round(self.clock_hz / 1e6, 2), "clock_source": self.clock_source,
                 "critical_path": self.critical_path, "pareto_dsp": self.pareto_dsp,
                 "pareto_lut": self.pareto_lut, "synth_s": round(self.synth_s, 1),
-                "pnr_s": round(self.pnr_s, 1), "projection": self.projection.summary()}
+                "pnr_s": round(self.pnr_s, 1), "projection": self.projection.summary(),
+                "clock_mhz_for_paper": round(self.clock_for(PAPER_GFLOPS) / 1e6, 1)}
 
 
 def label(cfg: EngineConfig) -> str:
@@ -186,14 +191,16 @@ def markdown(points: list[Point], target: Target, network: str, seconds: float, 
            f"time, synthesized with `{tool}`. GOPS: effective (2 ops per direct-convolution MAC, "
            "int8) on the network's 3x3 convs at each configuration's clock.", "",
            "| config | multipliers | status | DSP | LUT sites | FF | BRAM | clock MHz | "
-           f"{network} GOPS | utilization | Pareto DSP / LUT | synth s | P&R s |",
-           "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
+           f"{network} GOPS | MHz for {PAPER_GFLOPS:g} GOPS | utilization | Pareto DSP / LUT | "
+           "synth s | P&R s |",
+           "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"]
     for p in points:
         r = p.resources
         res = (f"{r.dsp} | {r.lut_sites:,} | {r.ff:,} | {r.bram:g}" if r else "| | |")
         par = ("yes" if p.pareto_dsp else "no") + " / " + ("yes" if p.pareto_lut else "no")
         out.append(f"| {p.label} | {p.config.multipliers} | {p.status} | {res} | "
                    f"{p.clock_hz / 1e6:.1f}{'' if p.fmax_mhz else '*'} | {p.gops:.1f} | "
+                   f"{p.clock_for(PAPER_GFLOPS) / 1e6:.0f} | "
                    f"{100 * p.projection.utilization:.1f}% | {par if p.fits else ''} | "
                    f"{p.synth_s:.0f} | {p.pnr_s:.0f} |")
     out += ["", "`*`: clock assumed, not from place and route.", ""]

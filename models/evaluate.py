@@ -33,7 +33,7 @@ def _feeds(model: onnx.ModelProto, data, split: str) -> dict[str, np.ndarray]:
 
 
 def _splits(data) -> list[str]:
-    return sorted({k.split("__")[0] for k in data.files if "__" in k} - {"calib"})
+    return sorted({k.split("__")[0] for k in data if "__" in k} - {"calib"})
 
 
 def _chunks(feeds: dict[str, np.ndarray], size: int) -> list[dict[str, np.ndarray]]:
@@ -91,7 +91,7 @@ def evaluate(spec: Spec, device: str = "emu", calib_batch: int = 64) -> dict:
     from winnow.runtime.session import ort_session
 
     model = onnx.load(str(spec.onnx_path))
-    data = np.load(spec.data_path)
+    data = spec.load_data()
     splits = _splits(data)
     feeds = {s: _feeds(model, data, s) for s in splits}
     calib = _chunks(_feeds(model, data, "calib"), calib_batch)
@@ -217,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         (HERE / "README.md").write_text(readme(results) + "\n")
     elif not args.no_write:
         every = [json.loads(p.read_text()) for p in sorted((HERE / "metrics").glob("*.json"))]
+        every = [r for r in every if "model" in r]  # not the rotational study's settings file
         order = [s.name for s in specs()]
         every.sort(key=lambda r: order.index(r["model"]) if r["model"] in order else 99)
         (HERE / "README.md").write_text(readme(every) + "\n")

@@ -20,6 +20,7 @@ SCRIPTS = {
     "graphnorm_gnn": "graphnorm_gnn",
     "adagcn": "adagcn",
     "dagcn": "dagcn",
+    "scene_graph": "scene_graph",
     "rotational_study": "rotational_study",  # plot + metrics only, no ONNX model
 }
 

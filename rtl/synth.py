@@ -388,11 +388,13 @@ def dsp_by_module(netlist: dict, verilog: str, dsp_types: tuple[str, ...], top: 
         if cell["type"] not in dsp_types:
             continue
         src = cell.get("attributes", {}).get("src", "")
-        m = re.match(re.escape(top) + r"\.v:(\d+)", src)
+        # Older Yosys also lists the instance lines of the enclosing modules: the multiply is
+        # in the deepest module among the design-file locations.
         name = "?"
-        if m:
-            i = bisect.bisect_right(starts, int(m.group(1))) - 1
-            name = mods[i][1] if i >= 0 else "?"
+        for ln in re.findall(r"(?:^|\|)" + re.escape(top) + r"\.v:(\d+)", src):
+            i = bisect.bisect_right(starts, int(ln)) - 1
+            if i >= 0 and (name == "?" or mods[i][1].count(".") > name.count(".")):
+                name = mods[i][1]
         name = re.sub(r"^" + re.escape(top) + r"\.?", "", name) or top
         counts[re.sub(r"\.pe\d+$", ".pe*", name)] += 1
     return dict(sorted(counts.items()))

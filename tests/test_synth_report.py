@@ -371,3 +371,16 @@ def test_unreadable_cell_statistics_are_a_clear_error(tmp_path, monkeypatch):
     (tmp_path / "winnow_engine.v").write_text("module winnow_engine(); endmodule\n")
     with pytest.raises(ToolFailedError, match=r"yosys \(xilinx7\) wrote unreadable cell statistics"):
         synth.synthesize(tmp_path, Target.XILINX7, keep_netlist=False)
+
+
+def test_dsps_are_attributed_to_the_module_of_their_multiply():
+    verilog = "\n".join(["module winnow_engine(a);", "endmodule", "module \\winnow_engine.core (a);",
+                         "endmodule", "module \\winnow_engine.core.pe0 (a);", "endmodule"])
+    cells = {  # Yosys 0.70: the multiply's own line; Yosys 0.23: instance lines around it
+        "a": {"type": "MULT18X18D", "attributes": {"src": "winnow_engine.v:5.1-5.9|/share/x.v:1"}},
+        "b": {"type": "MULT18X18D", "attributes": {
+            "src": "winnow_engine.v:1.2-1.3|winnow_engine.v:6.1-6.2|winnow_engine.v:3.1-3.2"}},
+        "c": {"type": "MULT18X18D", "attributes": {"src": "winnow_engine.v:4.1-4.2"}},
+        "d": {"type": "LUT4", "attributes": {}}}
+    netlist = {"modules": {"winnow_engine": {"cells": cells}}}
+    assert synth.dsp_by_module(netlist, verilog, ("MULT18X18D",)) == {"core": 1, "core.pe*": 2}

@@ -21,6 +21,7 @@ SCRIPTS = {
     "adagcn": "adagcn",
     "dagcn": "dagcn",
     "scene_graph": "scene_graph",
+    "geomgcl": "geomgcl",
     "rotational_study": "rotational_study",  # plot + metrics only, no ONNX model
 }
 

@@ -6,7 +6,7 @@ Nothing here knows a matrix or a width: the blocks pass them in from
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 from amaranth.hdl import Const, Module, Signal, Value, signed
@@ -76,39 +76,57 @@ def flat(grid: list[list[Value]]) -> list[Value]:
     return [x for row in grid for x in row]
 
 
-Stage = tuple[data.ArrayLayout, Callable[[object], list[Value]]]
+def _assign(view, value) -> list:
+    """``view.eq(value)`` where ``value`` may be a dict of fields or a list of elements."""
+    if isinstance(value, Mapping):
+        return [s for f, v in value.items() for s in _assign(view[f], v)]
+    if isinstance(value, list | tuple):
+        return [s for e, v in enumerate(value) for s in _assign(view[e], v)]
+    return [view.eq(value)]
 
 
-def register_pipeline(m: Module, i, o, stages: Sequence[Stage], name: str) -> None:
-    """A chain of registered stages between stream ``i`` and stream ``o``.
+StructStage = tuple[str, data.Layout, Callable[[object], object]]
 
-    Each stage is ``(layout, fn)``: ``fn`` maps the previous stage's view (the
-    input payload for the first) to the element Values of this stage, which
-    are registered into ``layout`` (truncated to its element width: the caller
-    guarantees they fit). The last stage's register is ``o.payload``.
 
-    Handshake: a stage loads whenever it is empty or its content moves on in
-    the same cycle, so bubbles collapse and the pipe moves one item per cycle
-    when ``o.ready`` is high; latency is ``len(stages)`` cycles. ``i.ready``
-    depends combinationally on ``o.ready`` (no skid buffer).
+def struct_pipeline(m: Module, i, o, stages: Sequence[StructStage]) -> None:
+    """A chain of registered struct stages from stream ``i`` to stream ``o``.
+
+    Each stage is ``(name, layout, fn)``: ``fn(prev)`` maps the previous stage's
+    view (``i.payload`` for the first) to ``{field: value}``, where a value is a
+    Value, a list of them (array fields) or again a dict (struct fields),
+    registered into ``layout`` (truncated to each field's width: the caller
+    guarantees the values fit). The last stage's register is ``o.payload``.
+
+    Handshake: a stage loads when it is empty or its content moves on in the same
+    cycle, so bubbles collapse and one item per cycle moves while ``o.ready`` is
+    high; latency ``len(stages)``. ``i.ready`` depends combinationally on ``o.ready``.
     """
     prev_valid, prev_view = i.valid, i.payload
-    valids, readies, views = [], [], []
-    for k, (layout, fn) in enumerate(stages):
+    valids, readies = [], []
+    for k, (name, layout, fn) in enumerate(stages):
         last = k == len(stages) - 1
-        view = o.payload if last else Signal(layout, name=f"{name}_s{k}")
-        valid = o.valid if last else Signal(name=f"{name}_s{k}_valid")
-        ready = Signal(name=f"{name}_s{k}_ready")
-        values = fn(prev_view)
+        view = o.payload if last else Signal(layout, name=name)
+        valid = o.valid if last else Signal(name=f"{name}_valid")
+        ready = Signal(name=f"{name}_ready")
         with m.If(ready):
             m.d.sync += valid.eq(prev_valid)
             with m.If(prev_valid):
-                m.d.sync += [view[e].eq(v) for e, v in enumerate(values)]
+                m.d.sync += _assign(view, fn(prev_view))
         valids.append(valid)
         readies.append(ready)
-        views.append(view)
         prev_valid, prev_view = valid, view
     m.d.comb += i.ready.eq(readies[0])
     for k, (valid, ready) in enumerate(zip(valids, readies, strict=True)):
         downstream = o.ready if k == len(stages) - 1 else readies[k + 1]
         m.d.comb += ready.eq(~valid | downstream)
+
+
+Stage = tuple[data.ArrayLayout, Callable[[object], list[Value]]]
+
+
+def register_pipeline(m: Module, i, o, stages: Sequence[Stage], name: str) -> None:
+    """:func:`struct_pipeline` for array stages ``(layout, fn)``, named ``{name}_s{k}``.
+
+    ``fn`` maps the previous stage's view to the list of this stage's element Values.
+    """
+    struct_pipeline(m, i, o, [(f"{name}_s{k}", layout, fn) for k, (layout, fn) in enumerate(stages)])

@@ -7,8 +7,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from winnow.hls.errors import WinnowParameterError
 
-from ._util import check_config
-from .requant import RAW_BITS, RequantPipeline, reject, requant_controls, struct_pipeline
+from ._util import check_config, struct_pipeline
+from .requant import RAW_BITS, RequantPipeline, reject, requant_controls
 
 __all__ = ["ADDR_BITS", "OutputWriter"]
 

@@ -6,8 +6,6 @@ width comes from :func:`winnow.hls.quant.requant_widths`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-
 import numpy as np
 from amaranth.hdl import Const, Module, Mux, Shape, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
@@ -15,8 +13,10 @@ from amaranth.lib.wiring import In, Out
 from winnow.hls.errors import WinnowParameterError
 from winnow.hls.quant import SHIFT_MAX, SHIFT_MIN, requant_widths, signed_bits
 
+from ._util import StructStage, struct_pipeline
+
 __all__ = ["MUL_SPLIT", "RAW_BITS", "SHIFT_BITS", "RequantPipeline", "Requantizer",
-           "requant_controls", "struct_pipeline"]
+           "requant_controls"]
 
 #: Raw (not requantized) outputs are int32, as stored by ``winnow.hls.layout.pack_raw``.
 RAW_BITS = 32
@@ -56,51 +56,6 @@ def requant_controls(lanes: int) -> dict:
         "relu": 1,
         "enable": 1,
     }
-
-
-def _assign(view, value) -> list:
-    """``view.eq(value)`` where ``value`` may be a dict of fields or a list of elements."""
-    if isinstance(value, Mapping):
-        return [s for f, v in value.items() for s in _assign(view[f], v)]
-    if isinstance(value, list | tuple):
-        return [s for e, v in enumerate(value) for s in _assign(view[e], v)]
-    return [view.eq(value)]
-
-
-Stage = tuple[str, data.StructLayout, Callable[[object], Mapping[str, object]]]
-
-
-def struct_pipeline(m: Module, i, o, stages: Sequence[Stage]) -> None:
-    """A chain of registered struct stages from stream ``i`` to stream ``o``.
-
-    Each stage is ``(name, layout, fn)``: ``fn(prev)`` maps the previous stage's
-    view (``i.payload`` for the first) to ``{field: value}``, where a value is a
-    Value, a list of them (array fields) or again a dict (struct fields),
-    registered into ``layout`` (truncated to each field's width: the caller
-    guarantees the values fit). The last stage's register is ``o.payload``.
-
-    Handshake: a stage loads when it is empty or its content moves on in the same
-    cycle, so bubbles collapse and one item per cycle moves while ``o.ready`` is
-    high; latency ``len(stages)``. ``i.ready`` depends combinationally on ``o.ready``.
-    """
-    prev_valid, prev_view = i.valid, i.payload
-    valids, readies = [], []
-    for k, (name, layout, fn) in enumerate(stages):
-        last = k == len(stages) - 1
-        view = o.payload if last else Signal(layout, name=name)
-        valid = o.valid if last else Signal(name=f"{name}_valid")
-        ready = Signal(name=f"{name}_ready")
-        with m.If(ready):
-            m.d.sync += valid.eq(prev_valid)
-            with m.If(prev_valid):
-                m.d.sync += _assign(view, fn(prev_view))
-        valids.append(valid)
-        readies.append(ready)
-        prev_valid, prev_view = valid, view
-    m.d.comb += i.ready.eq(readies[0])
-    for k, (valid, ready) in enumerate(zip(valids, readies, strict=True)):
-        downstream = o.ready if k == len(stages) - 1 else readies[k + 1]
-        m.d.comb += ready.eq(~valid | downstream)
 
 
 class RequantPipeline:
@@ -179,7 +134,7 @@ class RequantPipeline:
             out["tag"] = c.tag
         return out
 
-    def stages(self, prefix: str = "rq") -> list[Stage]:
+    def stages(self, prefix: str = "rq") -> list[StructStage]:
         """The five stages for :func:`struct_pipeline`, input :attr:`input_layout`,
         output :attr:`output_layout`."""
         lanes, lay = range(self.lanes), self._layouts()

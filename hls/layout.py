@@ -30,6 +30,9 @@ from .transforms import F2x2_3x3, IntegerWinograd
 
 GEMM_ROWS = 16  # rows of A per tile in GEMM mode (one per multiplier of a PE)
 GEMM_WIDTH = 4  # A is laid out as an image of this width
+U_VECTOR_BYTES = 32  # one (c, pe) weight vector: n*n = 16 int16 elements of U
+Q_ENTRY_BYTES = 16  # one requantization entry: bias, multiplier, shift, 0 (int32 each)
+RAW_BYTES, Q_BYTES = 4, 1  # bytes per output element: raw int32, requantized int8
 
 
 def roundup(v: int, q: int) -> int:
@@ -113,6 +116,11 @@ def gemm_image(a: np.ndarray, a_zero_point) -> np.ndarray:
     return img.reshape(rows // GEMM_WIDTH, GEMM_WIDTH, kd).transpose(2, 0, 1)
 
 
+def requant_group_bytes(pes: int, bus_bytes: int) -> int:
+    """Bytes of one group's requantization entries (padded to a bus word)."""
+    return roundup(Q_ENTRY_BYTES * pes, bus_bytes)
+
+
 def pack_requant(bias, multiplier, shift, pes: int, bus_bytes: int) -> np.ndarray:
     """Per output channel ``{bias, multiplier, shift, 0}`` int32, in groups of ``pes``.
 
@@ -123,7 +131,6 @@ def pack_requant(bias, multiplier, shift, pes: int, bus_bytes: int) -> np.ndarra
     groups = -(-k // pes)
     t = np.zeros((groups * pes, 4), dtype=np.int32)
     t[:k, 0], t[:k, 1], t[:k, 2] = bias, multiplier, shift
-    stride = roundup(16 * pes, bus_bytes)
-    out = np.zeros((groups, stride), dtype=np.uint8)
-    out[:, :16 * pes] = t.reshape(groups, 16 * pes // 4).view(np.uint8)
+    out = np.zeros((groups, requant_group_bytes(pes, bus_bytes)), dtype=np.uint8)
+    out[:, :Q_ENTRY_BYTES * pes] = t.reshape(groups, Q_ENTRY_BYTES * pes // 4).view(np.uint8)
     return out.reshape(-1)

@@ -36,20 +36,24 @@ from dataclasses import dataclass, field
 
 from .config import EngineConfig
 from .errors import WinnowParameterError
+from .layout import (
+    GEMM_ROWS,
+    GEMM_WIDTH,
+    Q_BYTES,
+    RAW_BYTES,
+    U_VECTOR_BYTES,
+    requant_group_bytes,
+    roundup,
+)
 from .line_geometry import RING_ROWS, max_input_width, words_per_pixel
 from .regmap import Mode
 from .widths import int_range
 
-U_BYTES = 2  # transformed weights are stored as int16
-U_VECTOR_BYTES = 32  # one (c, pe) vector of n*n = 16 int16
-Q_ENTRY_BYTES = 16
-RAW_BYTES, Q_BYTES = 4, 1
 #: Descriptor check before the first request.
 CHECK_CYCLES = 4
 #: After the last tile is issued: gather 2, input transform 2, join 1, PE 2,
 #: output transform 3, serializer (one block), writer 7, FIFOs 2, AXI write + B.
 TAIL_CYCLES = 24
-GEMM_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,7 @@ class Pass:
         ho, wo, th, tw = self.geometry()
         row_beats = self.w * words_per_pixel(cfg, self.c)
         w_beats = self.c * p * U_VECTOR_BYTES // b
-        q_beats = -(-Q_ENTRY_BYTES * p // b) if self.requant else 0
+        q_beats = requant_group_bytes(p, b) // b if self.requant else 0
         elem = Q_BYTES if self.requant else RAW_BYTES
         write_beats = -(-(p * elem) // b)
         per_group = max(th * tw * self.c + 1,
@@ -268,7 +272,7 @@ def plan_gemm(layer: GemmLayer, cfg: EngineConfig | None = None) -> Plan:
     if len(chunks) > 1:
         notes.append(f"inner dimension {layer.kd} split into {len(chunks)} chunks of <= {depth}")
     requant_on_engine = layer.requant and len(chunks) == 1
-    rows = -(-layer.m // GEMM_ROWS) * GEMM_ROWS // 4
+    rows = roundup(layer.m, GEMM_ROWS) // GEMM_WIDTH
     passes = tuple(Pass(0, (c0, c1), (0, 4), ci > 0, rows, 4, (0, 0, 0, 0), layer.n, Mode.GEMM,
                         requant_on_engine) for ci, (c0, c1) in enumerate(chunks))
     return Plan(layer, cfg, Mode.GEMM, passes, requant_on_engine, tuple(notes))

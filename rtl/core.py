@@ -32,6 +32,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 from winnow.hls.errors import WinnowParameterError
+from winnow.hls.layout import Q_ENTRY_BYTES, U_VECTOR_BYTES, requant_group_bytes
 from winnow.hls.regmap import ADDR_BITS, Error, Mode
 
 from ._util import check_config, tile_layout
@@ -43,8 +44,6 @@ from .output_writer import OutputWriter
 from .pe import WinogradPE
 from .weight_buffer import WeightBuffer
 
-U_VECTOR_BYTES = 32  # n*n = 16 int16 elements
-Q_ENTRY_BYTES = 16  # bias, multiplier, shift, 0 (int32 each)
 SIZE_BITS = 16  # H, W, K limits (exclusive powers of two)
 ROW_REQUESTS = 4  # input rows requested ahead of their data
 WRITE_FIFO_DEPTH = 8  # write requests and beats buffered between the writer and the master
@@ -134,7 +133,7 @@ class EngineCore(wiring.Component):
         out_row_bytes = Signal(ADDR_BITS + 1)  # Wo * out_pitch
         elem = Signal(3)  # output bytes per lane (1 or 4)
         w_group_bytes = Signal(ADDR_BITS + 1)  # C * P * 32
-        q_group_bytes = -(-Q_ENTRY_BYTES * P // B) * B  # one group's requant entries, bus-aligned
+        q_group_bytes = requant_group_bytes(P, B)  # one group's requant entries, bus-aligned
         total_rows = Signal(2 * SIZE_BITS)  # G * H
         tiles = Signal(2 * SIZE_BITS)  # TH * TW
 

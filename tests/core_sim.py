@@ -40,7 +40,7 @@ def _layer_memory(cfg, mode, img, wts, x_zp, k, pads, out_hw, requant):
                 pad_bottom=pb, pad_right=pr, in_pitch=layout.activation_pitch(c, b),
                 out_pitch=out_pitch, x_zp=int(x_zp) & 0xFF, out_zp=0,
                 x_signed=int(img.dtype == np.int8), requant=int(bool(requant)), relu=0, out_signed=1)
-    return mem, desc, (base["out"], k, ho, wo, out_pitch)
+    return mem, desc, (base["out"], k, ho, wo, b)
 
 
 def conv_memory(cfg, x, w, x_zp, pads, requant=None):
@@ -141,10 +141,9 @@ def run_core(cfg, mem, desc, latency=2, max_cycles=200_000, seed=0):
 
 
 def read_output(mem, geom, requant=False, dtype=np.int8):
-    base, k, ho, wo, pitch = geom
-    buf = mem[base:base + ho * wo * pitch]
+    """The output region of ``geom`` (from :func:`conv_memory`) as ``[K, Ho, Wo]``."""
+    base, k, ho, wo, bus_bytes = geom
+    buf = mem[base:]
     if requant:
-        a = buf.reshape(ho, wo, pitch)[:, :, :k].view(dtype)
-        return a.transpose(2, 0, 1)
-    return buf.view(np.int32).reshape(ho, wo, pitch // 4)[:, :, :k].transpose(2, 0, 1)
-
+        return layout.unpack_activations(buf, k, ho, wo, bus_bytes, dtype)
+    return layout.unpack_raw(buf, k, ho, wo, bus_bytes)

@@ -49,11 +49,29 @@ from .line_geometry import RING_ROWS, max_input_width, words_per_pixel
 from .regmap import Mode
 from .widths import int_range
 
-#: Descriptor check before the first request.
-CHECK_CYCLES = 4
+#: H, W and K are below 2**SIZE_BITS (the descriptor check rejects larger ones).
+SIZE_BITS = 16
+#: The descriptor check's products (row and group sizes, tiles, address extents) run on a
+#: sequential shift-and-add multiplier: MUL_STEPS products, MUL_BITS multiplier bits each
+#: (a size up to W + 2 pads), one bit per cycle after a load cycle, MUL_RESULT_BITS wide.
+MUL_STEPS = 11
+MUL_BITS = SIZE_BITS + 1
+MUL_RESULT_BITS = 52
+
+
+def div_cycles(pes: int) -> int:
+    """Cycles of the sequential division K / pes (none when pes is a power of two)."""
+    return 0 if pes & (pes - 1) == 0 else SIZE_BITS + 1
+
+
+def check_cycles(cfg: EngineConfig) -> int:
+    """Descriptor check before the first request: four check states, the division, the products."""
+    return 4 + div_cycles(cfg.pes) + MUL_STEPS * (MUL_BITS + 1)
+
+
 #: After the last tile is issued: gather 2, input transform 2, join 1, PE 2,
-#: output transform 3, serializer (one block), writer 7, FIFOs 2, AXI write + B.
-TAIL_CYCLES = 24
+#: output transform 3, serializer (one block), writer 9, FIFOs 2, AXI write + B.
+TAIL_CYCLES = 26
 
 
 @dataclass(frozen=True)
@@ -169,7 +187,7 @@ class Pass:
         w_bursts = -(-w_beats // cfg.max_burst)
         first = max(w_beats + q_beats + min(w_bursts, row_bursts_ahead) * row_burst,
                     first_rows * row_beats + min(w_bursts, first_rows) * cfg.max_burst)
-        return CHECK_CYCLES + cfg.mem_latency + first + self.groups(cfg) * per_group + TAIL_CYCLES
+        return check_cycles(cfg) + cfg.mem_latency + first + self.groups(cfg) * per_group + TAIL_CYCLES
 
 
 @dataclass(frozen=True)

@@ -82,6 +82,7 @@ class BurstSplitter(wiring.Component):
         })
         self.addr = Signal(addr_width)
         self.left = Signal(range(MAX_REQUEST_BEATS + 1))
+        self.to_page_m1 = Signal(range(PAGE_BYTES // bus_bytes))
 
     def elaborate(self, platform):
         m = Module()
@@ -89,12 +90,14 @@ class BurstSplitter(wiring.Component):
         page_beats = PAGE_BYTES // self.bus_bytes
         addr, left = self.addr, self.left
 
-        to_page = Signal(range(page_beats + 1))
+        # Beats to the next 4 KiB boundary, minus one, kept in a register: it is the
+        # complement of the address's beat-in-page bits and wraps to page_beats - 1 when a
+        # burst ends on the boundary, so no path runs from the address adder to the cut.
+        to_page_m1 = self.to_page_m1
         limit = Signal(range(max(page_beats, self.max_burst) + 1))
         beats = Signal(range(max(page_beats, self.max_burst) + 1))
         m.d.comb += [
-            to_page.eq(page_beats - addr[lane_bits:12]),
-            limit.eq(Mux(to_page < self.max_burst, to_page, self.max_burst)),
+            limit.eq(Mux(to_page_m1 < self.max_burst - 1, to_page_m1 + 1, self.max_burst)),
             beats.eq(Mux(left < limit, left, limit)),
             self.burst.valid.eq(self.busy),
             self.burst.payload.addr.eq(addr),
@@ -105,7 +108,8 @@ class BurstSplitter(wiring.Component):
             self.req.ready.eq(~self.busy | (self.burst.ready & self.burst.payload.final)),
         ]
         with m.If(self.burst.valid & self.burst.ready):
-            m.d.sync += [addr.eq(addr + (beats << lane_bits)), left.eq(left - beats)]
+            m.d.sync += [addr.eq(addr + (beats << lane_bits)), left.eq(left - beats),
+                         to_page_m1.eq(to_page_m1 - beats)]
             with m.If(self.burst.payload.final):
                 m.d.sync += self.busy.eq(0)
         with m.If(self.req.valid & self.req.ready):  # after the burst update: a new request wins
@@ -113,6 +117,7 @@ class BurstSplitter(wiring.Component):
                 self.busy.eq(1),
                 addr.eq(Cat(Const(0, lane_bits), self.req.payload.addr[lane_bits:])),
                 left.eq(self.req.payload.len + 1),
+                to_page_m1.eq(~self.req.payload.addr[lane_bits:12]),
             ]
         return m
 

@@ -33,6 +33,7 @@ from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 from winnow.hls.errors import WinnowParameterError
 from winnow.hls.layout import Q_ENTRY_BYTES, U_VECTOR_BYTES, requant_group_bytes
+from winnow.hls.plan import MUL_BITS, MUL_RESULT_BITS, MUL_STEPS, SIZE_BITS, div_cycles
 from winnow.hls.regmap import ADDR_BITS, Error, Mode
 
 from ._util import check_config, tile_layout
@@ -44,9 +45,9 @@ from .output_writer import OutputWriter
 from .pe import WinogradPE
 from .weight_buffer import WeightBuffer
 
-SIZE_BITS = 16  # H, W, K limits (exclusive powers of two)
 ROW_REQUESTS = 4  # input rows requested ahead of their data
 WRITE_FIFO_DEPTH = 8  # write requests and beats buffered between the writer and the master
+TILE_FIFO_DEPTH = 8  # gathered tiles between the (never stalling) gather and the input transform
 
 
 def descriptor_layout() -> data.StructLayout:
@@ -117,6 +118,12 @@ class EngineCore(wiring.Component):
             m.submodules[f"otx{p}"] = otxs[p]
         m.submodules.writer = writer = OutputWriter(cfg)
 
+        def ring_addr(upper, word):
+            """The line-buffer address of ``word`` in the lower or ``upper`` half of the ring."""
+            if HALF & (HALF - 1) == 0:  # no adder: the half is the top address bit
+                return Cat(word[:_log2(HALF)], upper)
+            return Mux(upper, HALF, 0) + word
+
         # ---------------------------------------------------------------- descriptor
         d = Signal(descriptor_layout())  # working copy, latched at start
         c_bits = maxc.bit_length()
@@ -131,14 +138,23 @@ class EngineCore(wiring.Component):
         row_beats = Signal(ADDR_BITS)  # W * CW
         in_row_bytes = Signal(ADDR_BITS + 1)  # W * in_pitch
         out_row_bytes = Signal(ADDR_BITS + 1)  # Wo * out_pitch
-        elem = Signal(3)  # output bytes per lane (1 or 4)
         w_group_bytes = Signal(ADDR_BITS + 1)  # C * P * 32
         q_group_bytes = requant_group_bytes(P, B)  # one group's requant entries, bus-aligned
         total_rows = Signal(2 * SIZE_BITS)  # G * H
         tiles = Signal(2 * SIZE_BITS)  # TH * TW
 
-        # Extents for the address check (64-bit products)
-        ext_in, ext_w, ext_out = Signal(64), Signal(64), Signal(64)
+        # Extents for the address check (products, then plus the base address)
+        ext_in, ext_w, ext_out, ext_q = (Signal(MUL_RESULT_BITS) for _ in range(4))
+        quad_words = Signal(MUL_RESULT_BITS)  # ceil(W / 4) * CW: line-buffer words of a row
+        # Sequential multiplier (MUL state) and divider (DIV state)
+        mul_step = Signal(range(MUL_STEPS))
+        mul_cnt = Signal(range(MUL_BITS + 1))
+        mul_a = Signal(MUL_BITS)
+        mul_b, mul_acc = Signal(MUL_RESULT_BITS), Signal(MUL_RESULT_BITS)
+        div_num = Signal(SIZE_BITS + 1)
+        div_rem = Signal(SIZE_BITS + 1)
+        div_cnt = Signal(range(SIZE_BITS + 1))
+        mul_ovf = Signal()  # a product did not fit its register
         err = Signal(8)
 
         running = Signal()  # issuing / loading
@@ -151,7 +167,7 @@ class EngineCore(wiring.Component):
         m.d.comb += [self.busy_cycles.eq(busy_cnt), self.cycles.eq(cyc_cnt),
                      self.stall_cycles.eq(stall_cnt), self.mac_cycles.eq(mac_cnt)]
         with m.If(self.busy):
-            m.d.sync += [busy_cnt.eq(busy_cnt + 1), cyc_cnt.eq(cyc_cnt + 1)]
+            m.d.sync += busy_cnt.eq(busy_cnt + 1)
 
         # ---------------------------------------------------------------- control FSM
         # Loop state shared by the processes below.
@@ -160,7 +176,6 @@ class EngineCore(wiring.Component):
         w_loaded = Signal(SIZE_BITS + 1)  # groups whose weights (and requant) are in
         groups_out = Signal(SIZE_BITS + 1)  # groups whose last pixel left the serializer
         rows_loaded = Signal(2 * SIZE_BITS)  # rows written into the ring (row stream order)
-        min_needed = Signal(signed(2 * SIZE_BITS + 2))  # first row seq still needed by issue
         loaders_idle = Signal()
         items_issued, items_joined = Signal(40), Signal(40)
         tiles_issued, blocks_out = Signal(40), Signal(40)
@@ -177,7 +192,7 @@ class EngineCore(wiring.Component):
         pt, pl, pb, pr = (Signal(4) for _ in range(4))
         m.d.comb += [pt.eq(d.pad_top), pl.eq(d.pad_left), pb.eq(d.pad_bottom), pr.eq(d.pad_right)]
 
-        with m.FSM(name="ctrl"):
+        with m.FSM(name="ctrl") as ctrl:
             with m.State("IDLE"):
                 with m.If(self.start):
                     m.d.sync += [d.eq(dv), self.done.eq(0), err.eq(0), cyc_cnt.eq(0),
@@ -191,9 +206,7 @@ class EngineCore(wiring.Component):
                     gemm.eq(is_gemm),
                     C.eq(d.c), K.eq(d.k), H.eq(d.h), W.eq(d.w),
                     CW.eq(d.in_pitch >> _log2(B)),
-                    elem.eq(Mux(d.requant, 1, 4)),
                     stride.eq(Mux(is_gemm, 4, 2)),
-                    G.eq((d.k + (P - 1)) // P),
                 ]
                 with m.If(is_gemm):
                     m.d.sync += [Ho.eq(d.h), Wo.eq(4)]
@@ -221,36 +234,81 @@ class EngineCore(wiring.Component):
                             | (d.out_addr[:_log2(B)] != 0)
                             | (d.requant & (d.q_addr[:_log2(B)] != 0))):
                     m.d.sync += err.eq(Error.BAD_ADDRESS)
+                k_up = d.k[:SIZE_BITS + 1] + (P - 1)
+                if P & (P - 1) == 0:
+                    m.d.sync += G.eq(k_up >> _log2(P))
+                else:
+                    m.d.sync += [div_num.eq(k_up), div_cnt.eq(0), div_rem.eq(0), G.eq(0)]
                 m.next = "CHECK1"
             with m.State("CHECK1"):
                 m.d.sync += [
                     TH.eq(Mux(gemm, H >> 2, (Ho + 1) >> 1)),
                     TW.eq(Mux(gemm, 1, (Wo + 1) >> 1)),
-                    row_beats.eq(W * CW),
-                    in_row_bytes.eq(W * d.in_pitch),
-                    out_row_bytes.eq(Wo * d.out_pitch),
-                    w_group_bytes.eq(C * (P * U_VECTOR_BYTES)),
-                    total_rows.eq(G * H),
+                    mul_step.eq(0), mul_cnt.eq(0), mul_ovf.eq(0),
                 ]
                 with m.If(err != 0):
                     m.next = "FINISH"
-                with m.Elif((((W + 3) >> 2) * CW) > HALF):
+                with m.Else():
+                    m.next = "DIV" if div_cycles(P) else "MUL"
+            if div_cycles(P):
+                with m.State("DIV"):
+                    # G = ceil(K / P), restoring division, one quotient bit per cycle.
+                    rem = Signal(SIZE_BITS + 2)
+                    m.d.comb += rem.eq(Cat(div_num[-1], div_rem))
+                    fits = rem >= P
+                    m.d.sync += [div_rem.eq(Mux(fits, rem - P, rem)), G.eq(Cat(fits, G)),
+                                 div_num.eq(div_num << 1), div_cnt.eq(div_cnt + 1)]
+                    with m.If(div_cnt == SIZE_BITS):
+                        m.next = "MUL"
+            with m.State("MUL"):
+                # The descriptor's products, one multiplier bit per cycle (shift and add):
+                # no DSP block and no wide single-cycle multiply in the control path.
+                products = [  # (multiplier <= MUL_BITS bits, multiplicand, destination)
+                    (W, CW, row_beats),
+                    (W, d.in_pitch, in_row_bytes),
+                    (Wo, d.out_pitch, out_row_bytes),
+                    (C, P * U_VECTOR_BYTES, w_group_bytes),
+                    (G, H, total_rows),
+                    ((W + 3) >> 2, CW, quad_words),
+                    (TH, TW, tiles),
+                    (H, in_row_bytes, ext_in),
+                    (G, w_group_bytes, ext_w),
+                    (Ho, out_row_bytes, ext_out),
+                    (G, q_group_bytes, ext_q),
+                ]
+                assert len(products) == MUL_STEPS
+                with m.If(mul_cnt == 0):
+                    with m.Switch(mul_step):
+                        for i, (a, b, _) in enumerate(products):
+                            with m.Case(i):
+                                m.d.sync += [mul_a.eq(a), mul_b.eq(b)]
+                    m.d.sync += [mul_acc.eq(0), mul_cnt.eq(1)]
+                with m.Else():
+                    acc_next = (mul_acc + Mux(mul_a[0], mul_b, 0))[:len(mul_acc)]
+                    m.d.sync += [mul_acc.eq(acc_next), mul_a.eq(mul_a >> 1),
+                                 mul_b.eq(mul_b << 1), mul_cnt.eq(mul_cnt + 1)]
+                    with m.If(mul_cnt == MUL_BITS):
+                        with m.Switch(mul_step):
+                            for i, (_, _, dst) in enumerate(products):
+                                with m.Case(i):
+                                    m.d.sync += dst.eq(acc_next)
+                                    if len(dst) < MUL_RESULT_BITS:  # a row too long to address
+                                        with m.If(acc_next[len(dst):] != 0):
+                                            m.d.sync += mul_ovf.eq(1)
+                        m.d.sync += [mul_cnt.eq(0), mul_step.eq(mul_step + 1)]
+                        with m.If(mul_step == MUL_STEPS - 1):
+                            m.next = "CHECK2"
+            with m.State("CHECK2"):
+                with m.If(quad_words > HALF):
                     m.d.sync += err.eq(Error.TOO_WIDE)
                     m.next = "FINISH"
                 with m.Else():
-                    m.next = "CHECK2"
-            with m.State("CHECK2"):
-                m.d.sync += [
-                    tiles.eq(TH * TW),
-                    ext_in.eq(d.in_addr + H * in_row_bytes),
-                    ext_w.eq(d.w_addr + G * w_group_bytes),
-                    ext_out.eq(d.out_addr + Ho * out_row_bytes),
-                ]
-                m.next = "CHECK3"
+                    m.d.sync += [ext_in.eq(ext_in + d.in_addr), ext_w.eq(ext_w + d.w_addr),
+                                 ext_out.eq(ext_out + d.out_addr), ext_q.eq(ext_q + d.q_addr)]
+                    m.next = "CHECK3"
             with m.State("CHECK3"):
-                ext_q = d.q_addr + G * q_group_bytes
                 limit = 1 << ADDR_BITS
-                with m.If((ext_in > limit) | (ext_w > limit) | (ext_out > limit)
+                with m.If(mul_ovf | (ext_in > limit) | (ext_w > limit) | (ext_out > limit)
                           | (d.requant & (ext_q > limit))):
                     m.d.sync += err.eq(Error.BAD_ADDRESS)
                     m.next = "FINISH"
@@ -280,6 +338,8 @@ class EngineCore(wiring.Component):
                 m.d.sync += self.done.eq(1)
                 m.next = "IDLE"
         m.d.comb += stop.eq(err.any())
+        with m.If(~ctrl.ongoing("IDLE")):  # a layer's cycles run from start to done, check included
+            m.d.sync += cyc_cnt.eq(cyc_cnt + 1)
 
         # Group-level resets happen at start: every loop counter below is cleared
         # while the control FSM is not running.
@@ -298,25 +358,33 @@ class EngineCore(wiring.Component):
         quad_l = Signal(ADDR_BITS)  # (x // 4) * CW
         rreq, rdat = self.rd_req[0], self.rd_data[0]
         row_req_valid = Signal()
+        # Every comparison below reads registers only (the rows requested and not yet
+        # loaded are counted); both outcomes of this cycle's request are selected last.
+        seq_q1 = Signal(2 * SIZE_BITS)  # seq_q + 1
+        in_flight = Signal(range(ROW_REQUESTS + 2))
+        req_limit = Signal(signed(2 * SIZE_BITS + 2))  # min_needed + RING_ROWS (a cycle late)
         m.d.comb += [
             rreq.payload.addr.eq(row_addr),
             rreq.payload.len.eq(row_beats - 1),
             rreq.valid.eq(row_req_valid),
             rdat.ready.eq(1),
         ]
+        row_done = rdat.valid & rdat.payload.last
+        requested = rreq.valid & rreq.ready
         with m.If(starting):
-            m.d.sync += [seq_q.eq(0), r_q.eq(0), row_addr.eq(d.in_addr), row_req_valid.eq(0),
+            m.d.sync += [seq_q.eq(0), seq_q1.eq(1), r_q.eq(0), row_addr.eq(d.in_addr),
+                         row_req_valid.eq(0), in_flight.eq(0),
                          seq_l.eq(0), x_l.eq(0), cw_l.eq(0), quad_l.eq(0), rows_loaded.eq(0)]
         with m.Else():
-            next_q = Mux(rreq.valid & rreq.ready, seq_q + 1, seq_q)
-            can_request = (running & ~stop & (next_q < total_rows)
-                           & (next_q < min_needed + RING_ROWS)
-                           & (next_q - seq_l < ROW_REQUESTS))
+            stay = (seq_q < total_rows) & (seq_q < req_limit) & (in_flight < ROW_REQUESTS)
+            step = (seq_q1 < total_rows) & (seq_q1 < req_limit) & (in_flight < ROW_REQUESTS - 1)
+            can_request = running & ~stop & Mux(requested, step, stay)
             with m.If(~row_req_valid | rreq.ready):
                 m.d.sync += row_req_valid.eq(can_request)
-            with m.If(rreq.valid & rreq.ready):
+            m.d.sync += in_flight.eq(in_flight + requested - row_done)
+            with m.If(requested):
                 last_row = r_q == H - 1
-                m.d.sync += [seq_q.eq(seq_q + 1), r_q.eq(Mux(last_row, 0, r_q + 1)),
+                m.d.sync += [seq_q.eq(seq_q1), seq_q1.eq(seq_q1 + 1), r_q.eq(Mux(last_row, 0, r_q + 1)),
                              row_addr.eq(Mux(last_row, d.in_addr, row_addr + in_row_bytes))]
             with m.If(rdat.valid):
                 last_word = cw_l == CW - 1
@@ -329,11 +397,11 @@ class EngineCore(wiring.Component):
                     m.d.sync += [x_l.eq(0), cw_l.eq(0), quad_l.eq(0),
                                  rows_loaded.eq(seq_l + 1), seq_l.eq(seq_l + 1)]
         row_pending = Signal()
-        m.d.comb += row_pending.eq(seq_q != seq_l)
+        m.d.comb += row_pending.eq(in_flight != 0)
         m.d.comb += [
             line.write_en.eq(rdat.valid & ~self.rd_data[0].payload.error),
             line.write_bank.eq(Cat(x_l[:2], seq_l[:2])),
-            line.write_addr.eq(Mux(seq_l[2], HALF, 0) + quad_l + cw_l),
+            line.write_addr.eq(ring_addr(seq_l[2], quad_l + cw_l)),
             line.write_data.eq(rdat.payload.data),
         ]
 
@@ -418,34 +486,42 @@ class EngineCore(wiring.Component):
         m.d.comb += loaders_idle.eq(~row_pending & ~row_req_valid & (w_state == 0) & ~w_req_valid)
 
         # ---------------------------------------------------------------- issue
+        # The issue decision reads registers through one comparison each: the last row
+        # a band needs (lrn) is kept up to date as the band moves, not recomputed.
         ti, tj, c_i = Signal(SIZE_BITS), Signal(SIZE_BITS), Signal(c_bits)
         gH = Signal(2 * SIZE_BITS)  # g_issue * H
         r0 = Signal(signed(SIZE_BITS + 2))  # first input row of the band (may be < 0)
         x0 = Signal(signed(SIZE_BITS + 2))  # first input column of the tile
         q0 = Signal(signed(ADDR_BITS + 1))  # (x0 >> 2) * CW
-        seq0 = Signal(signed(2 * SIZE_BITS + 2))  # gH + r0
-        last_row_needed = Signal(signed(2 * SIZE_BITS + 2))
-        rows_ok, weights_ok = Signal(), Signal()
+        row_signed = signed(2 * SIZE_BITS + 2)
+        r0_first = Signal(signed(SIZE_BITS + 2))  # r0 of a group's first band
+        lr_first = Signal(signed(SIZE_BITS + 2))  # min(r0_first + 3, H - 1)
+        r0_next3 = Signal(signed(SIZE_BITS + 2))  # r0 + stride + 3: the next band's last row
+        lrn = Signal(row_signed)  # gH + min(r0 + 3, H - 1): the band's last row (stream order)
+        lrn_group = Signal(row_signed)  # lrn of the next group's first band
+        last_row = Signal(row_signed)  # gH + H - 1
+        gH_ring = Signal(row_signed)  # gH + RING_ROWS
+        rows_ok, weights_ok, credit_ok = Signal(), Signal(), Signal()
         m.d.comb += [
-            seq0.eq(gH + r0),
-            last_row_needed.eq(gH + Mux(r0 + 3 < H, r0 + 3, H - 1)),
-            rows_ok.eq(rows_loaded.as_signed() > last_row_needed),
+            rows_ok.eq(rows_loaded > lrn),
             weights_ok.eq(w_loaded > g_issue),
-            min_needed.eq(Mux(issue_done, (1 << (2 * SIZE_BITS)), gH + Mux(r0 < 0, 0, r0))),
         ]
+        m.d.sync += req_limit.eq(Mux(issue_done, 1 << (2 * SIZE_BITS), gH_ring + Mux(r0 < 0, 0, r0)))
         want_issue = Signal()
         issue_fire = Signal()
-        s1_ready, s2_ready = Signal(), Signal()
         m.d.comb += [
             want_issue.eq(running & ~stop & ~issue_done),
-            issue_fire.eq(want_issue & rows_ok & weights_ok & s1_ready),
+            issue_fire.eq(want_issue & rows_ok & weights_ok & credit_ok),
         ]
         with m.If(want_issue & ~(rows_ok & weights_ok)):
             m.d.sync += stall_cnt.eq(stall_cnt + 1)
-        with m.If(starting):
+        with m.If(starting):  # (held for the whole descriptor check: the chains settle)
             m.d.sync += [g_issue.eq(0), issue_done.eq(0), ti.eq(0), tj.eq(0), c_i.eq(0),
-                         gH.eq(0),
-                         r0.eq(Mux(d.mode == Mode.GEMM, 0, -pt.as_signed())),
+                         gH.eq(0), gH_ring.eq(RING_ROWS),
+                         r0_first.eq(Mux(d.mode == Mode.GEMM, 0, -pt.as_signed())),
+                         r0.eq(r0_first), r0_next3.eq(r0_first + stride + 3),
+                         lr_first.eq(Mux(r0_first + 3 < H, r0_first + 3, H - 1)),
+                         lrn.eq(lr_first), lrn_group.eq(lr_first + H), last_row.eq(H - 1),
                          x0.eq(Mux(d.mode == Mode.GEMM, 0, -pl.as_signed())),
                          q0.eq(Mux((d.mode != Mode.GEMM) & (pl != 0), -(d.in_pitch >> _log2(B)), 0)),
                          items_issued.eq(0), tiles_issued.eq(0)]
@@ -458,55 +534,65 @@ class EngineCore(wiring.Component):
             m.d.sync += c_i.eq(Mux(last_c, 0, c_i + 1))
             with m.If(last_c):
                 m.d.sync += tiles_issued.eq(tiles_issued + 1)
-                x_next = x0 + stride
                 with m.If(last_tj):
                     m.d.sync += [tj.eq(0), x0.eq(Mux(gemm, 0, -pl.as_signed())),
                                  q0.eq(Mux(~gemm & (pl != 0), -CW.as_signed(), 0))]
                     with m.If(last_ti):
-                        m.d.sync += [ti.eq(0), r0.eq(Mux(gemm, 0, -pt.as_signed()))]
+                        m.d.sync += [ti.eq(0), r0.eq(r0_first), r0_next3.eq(r0_first + stride + 3),
+                                     lrn.eq(lrn_group)]
                         with m.If(last_g):
                             m.d.sync += issue_done.eq(1)
                         with m.Else():
-                            m.d.sync += [g_issue.eq(g_issue + 1), gH.eq(gH + H)]
+                            m.d.sync += [g_issue.eq(g_issue + 1), gH.eq(gH + H),
+                                         gH_ring.eq(gH_ring + H), lrn_group.eq(lrn_group + H),
+                                         last_row.eq(last_row + H)]
                     with m.Else():
-                        m.d.sync += [ti.eq(ti + 1), r0.eq(r0 + stride)]
+                        m.d.sync += [ti.eq(ti + 1), r0.eq(r0 + stride),
+                                     r0_next3.eq(r0_next3 + stride),
+                                     lrn.eq(Mux(r0_next3 < H, lrn + stride, last_row))]
                 with m.Else():
-                    m.d.sync += [tj.eq(tj + 1), x0.eq(x_next)]
-                    with m.If((x_next >> 2) != (x0 >> 2)):
+                    m.d.sync += [tj.eq(tj + 1), x0.eq(x0 + stride)]
+                    with m.If(x0[1]):  # (stride 2) the next tile starts in the next 4-pixel quad
                         m.d.sync += q0.eq(q0 + CW)
 
-        # Bank addresses of the tile (stage 0 -> line buffer read ports).
-        s_rot = seq0[:2]
-        q_rot = x0[:2]
-        hb = seq0[2]
-        cword = c_i >> _log2(B)
+        # Issue credits: the gather pipeline never stalls; a tile is issued only when the
+        # tile FIFO after it will have room, so no ready runs back from the datapath to issue.
+        d_bits = cfg.widths["d"].bits
+        m.submodules.tile_fifo = tile_fifo = SyncFIFOBuffered(width=16 * d_bits, depth=TILE_FIFO_DEPTH)
+        credits = Signal(range(TILE_FIFO_DEPTH + 1))  # tiles issued and not yet taken from the FIFO
+        tile_taken = tile_fifo.r_en & tile_fifo.r_rdy
+        m.d.comb += credit_ok.eq(credits < TILE_FIFO_DEPTH)
+        with m.If(starting):
+            m.d.sync += credits.eq(0)
+        with m.Else():
+            m.d.sync += credits.eq(credits + issue_fire - tile_taken)
+
+        # Stage 0: the tile's ring position, quad word and validity, from the issue registers.
+        meta = data.StructLayout({"s": 2, "q": 2, "hb": 1, "rowv": 4, "colv": 4, "byte": 6,
+                                  "word": signed(ADDR_BITS + 1)})
+        meta0, meta1 = Signal(meta), Signal(meta)
+        valid0, valid1, valid2 = Signal(), Signal(), Signal()
+        seq_low = (gH[:3] + r0[:3])[:3]  # (gH + r0) mod 8: the band's first ring row
+        m.d.sync += [
+            valid0.eq(issue_fire & ~starting),
+            meta0.s.eq(seq_low[:2]), meta0.hb.eq(seq_low[2]), meta0.q.eq(x0[:2]),
+            meta0.rowv.eq(Cat(*[((r0 + a) >= 0) & ((r0 + a) < H) for a in range(4)])),
+            meta0.colv.eq(Cat(*[((x0 + b) >= 0) & ((x0 + b) < W) for b in range(4)])),
+            meta0.byte.eq(c_i[:_log2(B)]),
+            meta0.word.eq(q0 + (c_i >> _log2(B))),
+        ]
+        # Bank addresses (stage 0 -> line buffer read ports; data in stage 1).
         for bank in range(BANKS):
             rb, cb = bank >> 2, bank & 3
             # (a row / column phase of 3 never wraps: skip the constant comparison)
-            half = hb ^ (rb < s_rot) if rb < 3 else hb
-            col_wrap = Mux(cb < q_rot, CW, 0) if cb < 3 else 0
-            addr = Mux(half, HALF, 0) + q0 + col_wrap + cword
-            m.d.comb += line.read_addr[bank].eq(addr[:lb_bits])
-        m.d.comb += line.read_en.eq(issue_fire)
+            half = meta0.hb ^ (rb < meta0.s) if rb < 3 else meta0.hb
+            col_wrap = Mux(cb < meta0.q, CW, 0) if cb < 3 else 0
+            m.d.comb += line.read_addr[bank].eq(ring_addr(half, meta0.word + col_wrap)[:lb_bits])
+        m.d.comb += line.read_en.eq(1)
 
-        # Stage 1 (memory output) and stage 2 (gathered tile d).
-        meta = data.StructLayout({"s": 2, "q": 2, "rowv": 4, "colv": 4, "byte": 6})
-        meta1 = Signal(meta)
-        valid1, valid2 = Signal(), Signal()
-        d_bits = cfg.widths["d"].bits
+        # Stage 1 (memory output) and stage 2 (gathered tile d) -> tile FIFO.
         d2 = Signal(tile_layout(d_bits, 16))
-        rowv = Cat(*[((r0 + a) >= 0) & ((r0 + a) < H) for a in range(4)])
-        colv = Cat(*[((x0 + b) >= 0) & ((x0 + b) < W) for b in range(4)])
-        m.d.comb += [s2_ready.eq(~valid2 | itx.i.ready), s1_ready.eq(~valid1 | s2_ready)]
-        with m.If(starting):
-            m.d.sync += [valid1.eq(0), valid2.eq(0)]
-        with m.Else():
-            with m.If(s1_ready):
-                m.d.sync += valid1.eq(issue_fire)
-                m.d.sync += [meta1.s.eq(s_rot), meta1.q.eq(q_rot), meta1.rowv.eq(rowv),
-                             meta1.colv.eq(colv), meta1.byte.eq(c_i[:_log2(B)])]
-            with m.If(s2_ready):
-                m.d.sync += valid2.eq(valid1)
+        m.d.sync += [valid1.eq(valid0 & ~starting), meta1.eq(meta0), valid2.eq(valid1 & ~starting)]
         # Gather: byte select per bank, rotate into tile positions, zero point, padding.
         bytes_ = [Signal(8, name=f"bank_byte{b}") for b in range(BANKS)]
         for b in range(BANKS):
@@ -514,14 +600,17 @@ class EngineCore(wiring.Component):
         barr = Array(bytes_)
         zp = Signal(signed(9))
         m.d.comb += zp.eq(Mux(d.x_signed, d.x_zp.as_signed(), d.x_zp))
-        with m.If(s2_ready & valid1):
-            for a in range(4):
-                for b in range(4):
-                    src = barr[Cat((meta1.q + b)[:2], (meta1.s + a)[:2])]
-                    x = Mux(d.x_signed, src.as_signed(), src)
-                    ok = meta1.rowv[a] & meta1.colv[b]
-                    m.d.sync += d2[4 * a + b].eq(Mux(ok, x - zp, 0))
-        m.d.comb += [itx.i.valid.eq(valid2), itx.i.payload.eq(d2), itx.bypass.eq(gemm)]
+        for a in range(4):
+            for b in range(4):
+                src = barr[Cat((meta1.q + b)[:2], (meta1.s + a)[:2])]
+                x = Mux(d.x_signed, src.as_signed(), src)
+                ok = meta1.rowv[a] & meta1.colv[b]
+                m.d.sync += d2[4 * a + b].eq(Mux(ok, x - zp, 0))
+        m.d.comb += [
+            tile_fifo.w_en.eq(valid2), tile_fifo.w_data.eq(d2),
+            itx.i.valid.eq(tile_fifo.r_rdy), itx.i.payload.eq(tile_fifo.r_data),
+            tile_fifo.r_en.eq(itx.i.ready), itx.bypass.eq(gemm),
+        ]
 
         # ---------------------------------------------------------------- join with U
         c_j = Signal(c_bits)
@@ -582,9 +671,13 @@ class EngineCore(wiring.Component):
         g_o = Signal(SIZE_BITS)
         ti_o, tj_o = Signal(SIZE_BITS), Signal(SIZE_BITS)
         t_o = Signal(2 * SIZE_BITS)
-        row_base = Signal(ADDR_BITS)  # out_addr + stride*ti*Wo*pitch... (per band)
-        col_off = Signal(ADDR_BITS)  # 2*tj*pitch
-        g_off = Signal(ADDR_BITS)  # g * P * elem
+        # Pixel addresses are kept, not computed: each is one addition from a register.
+        g_base = Signal(ADDR_BITS)  # out_addr + g * P * (1 or 4 bytes): the group's first pixel
+        band_base = Signal(ADDR_BITS)  # g_base + ti * (out_row_bytes << edge)
+        blk_addr = Signal(ADDR_BITS)  # band_base + tj * 2 * out_pitch: the block's first pixel
+        row_start = Signal(ADDR_BITS)  # blk_addr + a * out_row_bytes
+        pix_addr = Signal(ADDR_BITS)  # row_start + b * out_pitch: the current pixel
+        k_left = Signal(SIZE_BITS + 1)  # K - g * P: output channels from this group on
         a_pix = Signal(2)
         b_pix = Signal(2)
         m.d.comb += [a_pix.eq(Mux(gemm, pix[2:4], pix[1])), b_pix.eq(Mux(gemm, pix[:2], pix[0]))]
@@ -592,16 +685,17 @@ class EngineCore(wiring.Component):
         out_col = Signal(SIZE_BITS + 2)
         m.d.comb += [out_row.eq((ti_o << edge) + a_pix), out_col.eq((tj_o << edge) + b_pix)]
         pix_valid = (out_row < Ho) & (out_col < Wo)
-        pix_addr = (row_base + a_pix * out_row_bytes + col_off + b_pix * d.out_pitch + g_off)[:ADDR_BITS]
 
         with m.If(starting):
             m.d.sync += [full.eq(0), pix.eq(0), g_o.eq(0), ti_o.eq(0), tj_o.eq(0), t_o.eq(0),
-                         row_base.eq(d.out_addr), col_off.eq(0), g_off.eq(0), blocks_out.eq(0),
+                         g_base.eq(d.out_addr), band_base.eq(d.out_addr), blk_addr.eq(d.out_addr),
+                         row_start.eq(d.out_addr), pix_addr.eq(d.out_addr), k_left.eq(K),
+                         blocks_out.eq(0),
                          groups_out.eq(0), pixels_in.eq(0)]
         # Emit one pixel per cycle (skipping cropped ones).
         wi = writer.i
         lanes_left = Signal(range(P + 1))
-        m.d.comb += lanes_left.eq(Mux(K - (g_o * P) >= P, P, K - g_o * P))
+        m.d.comb += lanes_left.eq(Mux(k_left >= P, P, k_left))
         emit = full & pix_valid
         m.d.comb += [
             wi.valid.eq(emit),
@@ -629,21 +723,30 @@ class EngineCore(wiring.Component):
             m.d.sync += pixels_in.eq(pixels_in + 1)
         with m.If(~starting & advance):
             m.d.sync += pix.eq(Mux(last_pix, 0, pix + 1))
+            with m.If(~last_pix & (b_pix == Mux(gemm, 3, 1))):  # the block's next row
+                m.d.sync += [row_start.eq(row_start + out_row_bytes),
+                             pix_addr.eq(row_start + out_row_bytes)]
+            with m.Elif(~last_pix):
+                m.d.sync += pix_addr.eq(pix_addr + d.out_pitch)
             with m.If(last_pix):
                 m.d.sync += [full.eq(0), blocks_out.eq(blocks_out + 1)]
                 last_t = t_o == tiles - 1
                 m.d.sync += t_o.eq(Mux(last_t, 0, t_o + 1))
                 with m.If(tj_o == TW - 1):
-                    m.d.sync += [tj_o.eq(0), col_off.eq(0)]
+                    m.d.sync += tj_o.eq(0)
                     with m.If(ti_o == TH - 1):
-                        m.d.sync += [ti_o.eq(0), row_base.eq(d.out_addr),
-                                     g_o.eq(g_o + 1), groups_out.eq(groups_out + 1),
-                                     g_off.eq(g_off + P * elem)]
+                        nxt = g_base + Mux(d.requant, P, 4 * P)  # P lanes of 1 or 4 bytes
+                        m.d.sync += [ti_o.eq(0), g_o.eq(g_o + 1), groups_out.eq(groups_out + 1),
+                                     k_left.eq(k_left - P), g_base.eq(nxt), band_base.eq(nxt),
+                                     blk_addr.eq(nxt), row_start.eq(nxt), pix_addr.eq(nxt)]
                     with m.Else():
-                        m.d.sync += [ti_o.eq(ti_o + 1),
-                                     row_base.eq(row_base + (out_row_bytes << edge))]
+                        nxt = band_base + Mux(gemm, out_row_bytes << 2, out_row_bytes << 1)
+                        m.d.sync += [ti_o.eq(ti_o + 1), band_base.eq(nxt), blk_addr.eq(nxt),
+                                     row_start.eq(nxt), pix_addr.eq(nxt)]
                 with m.Else():
-                    m.d.sync += [tj_o.eq(tj_o + 1), col_off.eq(col_off + (d.out_pitch << 1))]
+                    nxt = blk_addr + (d.out_pitch << 1)
+                    m.d.sync += [tj_o.eq(tj_o + 1), blk_addr.eq(nxt), row_start.eq(nxt),
+                                 pix_addr.eq(nxt)]
 
         with m.If(~starting & load_block):  # after the advance: a new block wins
             m.d.sync += [full.eq(1), pix.eq(0)]

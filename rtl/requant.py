@@ -66,7 +66,7 @@ class RequantPipeline:
     to its stage list. Parameters are validated by the caller.
     """
 
-    latency = 5
+    latency = 7
 
     def __init__(self, lanes: int, acc_bits: int, tag_shape=None):
         self.lanes = lanes
@@ -103,8 +103,15 @@ class RequantPipeline:
             "product": data.StructLayout({
                 "p": data.ArrayLayout(signed(w.product_bits), lanes),
                 "nm1": data.ArrayLayout(nm1, lanes), "ctrl": ctrl}),
+            "shifted": data.StructLayout({
+                "s": data.ArrayLayout(signed(w.rounded_bits + 1), lanes), "ctrl": ctrl}),
             "rounded": data.StructLayout({
                 "t": data.ArrayLayout(signed(w.rounded_bits), lanes), "ctrl": ctrl}),
+            "compared": data.StructLayout({
+                "t": data.ArrayLayout(signed(w.rounded_bits), lanes),
+                "tz": data.ArrayLayout(signed(w.clamp_bits + 1), lanes),
+                "below": data.ArrayLayout(1, lanes), "above": data.ArrayLayout(1, lanes),
+                "lo": signed(_ZP_BITS + 1), "hi": signed(_ZP_BITS + 1), "enable": 1, **self.tag}),
         }
 
     def _first(self, i) -> dict:
@@ -124,18 +131,28 @@ class RequantPipeline:
             "ctrl": ctrl,
         }
 
-    def _last(self, r) -> dict:
-        """Stage 5: clamp and add the zero point (requantized) or pass ``t = acc`` (raw)."""
-        c = r.ctrl
-        out = {"value": [Mux(c.enable, Mux(t < c.lo, c.lo, Mux(t > c.hi, c.hi, t)) + c.zp, t)
-                         for t in (r.t[k] for k in range(self.lanes))],
-               "requantized": c.enable}
+    def _compare(self, r) -> dict:
+        """Stage 6: the clamp decisions, ``t + zp`` and the bounds plus ``zp``, side by side."""
+        c, lanes = r.ctrl, range(self.lanes)
+        out = {"t": r.t, "tz": [r.t[k] + c.zp for k in lanes],
+               "below": [r.t[k] < c.lo for k in lanes], "above": [r.t[k] > c.hi for k in lanes],
+               "lo": c.lo + c.zp, "hi": c.hi + c.zp, "enable": c.enable}
         if self.tag:
             out["tag"] = c.tag
         return out
 
+    def _last(self, r) -> dict:
+        """Stage 7: clamped ``t + zp`` (requantized) or ``t = acc`` (raw), a selection only."""
+        lanes = range(self.lanes)
+        out = {"value": [Mux(r.enable, Mux(r.below[k], r.lo, Mux(r.above[k], r.hi, r.tz[k])), r.t[k])
+                         for k in lanes],
+               "requantized": r.enable}
+        if self.tag:
+            out["tag"] = r.tag
+        return out
+
     def stages(self, prefix: str = "rq") -> list[StructStage]:
-        """The five stages for :func:`struct_pipeline`, input :attr:`input_layout`,
+        """The seven stages for :func:`struct_pipeline`, input :attr:`input_layout`,
         output :attr:`output_layout`."""
         lanes, lay = range(self.lanes), self._layouts()
         return [
@@ -147,10 +164,12 @@ class RequantPipeline:
             (f"{prefix}_product", lay["product"], lambda pp: {
                 "p": [(pp.hi[k] << MUL_SPLIT) + pp.lo[k] for k in lanes],
                 "nm1": pp.nm1, "ctrl": pp.ctrl}),
-            (f"{prefix}_rounded", lay["rounded"], lambda pr: {
+            (f"{prefix}_shifted", lay["shifted"], lambda pr: {
+                "s": [pr.p[k] >> pr.nm1[k] for k in lanes], "ctrl": pr.ctrl}),
+            (f"{prefix}_rounded", lay["rounded"], lambda sh: {
                 # (p >> n) + p[n-1] == ((p >> (n-1)) + 1) >> 1
-                "t": [((pr.p[k] >> pr.nm1[k]) + 1) >> 1 for k in lanes],
-                "ctrl": pr.ctrl}),
+                "t": [(sh.s[k] + 1) >> 1 for k in lanes], "ctrl": sh.ctrl}),
+            (f"{prefix}_compared", lay["compared"], self._compare),
             (f"{prefix}_out", self.output_layout, self._last),
         ]
 
@@ -190,10 +209,13 @@ class Requantizer(wiring.Component):
     and the sign-extended zero point; (2) the partial products ``v * M_lo`` and
     ``v * M_hi`` (``M`` split at :data:`MUL_SPLIT`, so each maps to DSP blocks:
     yosys ``synth_xilinx`` gives 4 DSP48E1 per lane);
-    (3) ``p``; (4) ``t``; (5) clamp and ``+ zp`` into ``o.payload``. Latency
-    :attr:`latency` = 5 cycles, throughput one transfer per cycle while ``o.ready``
+    (3) ``p``; (4) ``p >> (n - 1)`` (the barrel shift alone); (5) ``t`` (+1, >> 1);
+    (6) the two clamp comparisons, ``t + zp`` and the bounds plus ``zp``, in parallel;
+    (7) a selection into ``o.payload``: no stage chains two carry chains (one adder
+    or comparator, or one shifter, per stage, for the clock). Latency
+    :attr:`latency` = 7 cycles, throughput one transfer per cycle while ``o.ready``
     is high. Back-pressure: a stage holds while the next one is full and stalled,
-    so a stalled ``o`` holds its payload and up to 5 transfers are in flight;
+    so a stalled ``o`` holds its payload and up to 7 transfers are in flight;
     ``i.ready`` depends combinationally on ``o.ready`` (no skid buffer). The stages
     themselves are :class:`RequantPipeline`'s, which other blocks inline.
     """

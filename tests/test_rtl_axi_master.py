@@ -151,7 +151,8 @@ class ProtocolChecker(wiring.Component):
         lane_bits = (dut.bus_bytes - 1).bit_length()
         for sp in [*dut.rd_splitters, dut.wr_splitter]:  # strengthening: the splitters' invariant
             with m.If(sp.busy):
-                m.d.comb += Assert((sp.left != 0) & (sp.addr[:lane_bits] == 0))
+                m.d.comb += Assert((sp.left != 0) & (sp.addr[:lane_bits] == 0)
+                                   & (sp.to_page_m1 == ~sp.addr[lane_bits:12]))
         for p in ("ar", "aw"):
             addr, len_ = getattr(axi, p + "addr"), getattr(axi, p + "len")
             with m.If(getattr(axi, p + "valid")):

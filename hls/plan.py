@@ -70,8 +70,8 @@ def check_cycles(cfg: EngineConfig) -> int:
 
 
 #: After the last tile is issued: gather 2, input transform 2, join 1, PE 2,
-#: output transform 3, serializer (one block), writer 9, FIFOs 2, AXI write + B.
-TAIL_CYCLES = 26
+#: output transform 3, serializer (one block), writer 10, FIFOs 2, AXI write + B.
+TAIL_CYCLES = 27
 
 
 @dataclass(frozen=True)

@@ -143,6 +143,10 @@ class EngineCore(wiring.Component):
         total_rows = Signal(2 * SIZE_BITS)  # G * H
         tiles = Signal(2 * SIZE_BITS)  # TH * TW
 
+        # Loop bounds minus one, for the loops' last-iteration tests (set by the check)
+        last = Signal(data.StructLayout({"C": c_bits, "TW": SIZE_BITS, "TH": SIZE_BITS,
+                                         "G": SIZE_BITS, "tiles": 2 * SIZE_BITS, "H": SIZE_BITS,
+                                         "CW": ADDR_BITS}))
         # Extents for the address check (products, then plus the base address)
         ext_in, ext_w, ext_out, ext_q = (Signal(MUL_RESULT_BITS) for _ in range(4))
         quad_words = Signal(MUL_RESULT_BITS)  # ceil(W / 4) * CW: line-buffer words of a row
@@ -228,7 +232,7 @@ class EngineCore(wiring.Component):
                     m.d.sync += err.eq(Error.BAD_PADDING)
                 with m.Elif((d.in_pitch[:_log2(B)] != 0) | (d.out_pitch[:_log2(B)] != 0)
                             | (d.in_pitch < d.c) | (d.in_pitch == 0)
-                            | (d.out_pitch < d.k * Mux(d.requant, 1, 4))):
+                            | (d.out_pitch < Mux(d.requant, d.k, d.k << 2))):
                     m.d.sync += err.eq(Error.BAD_PITCH)
                 with m.Elif((d.in_addr[:_log2(B)] != 0) | (d.w_addr[:_log2(B)] != 0)
                             | (d.out_addr[:_log2(B)] != 0)
@@ -299,6 +303,9 @@ class EngineCore(wiring.Component):
                         with m.If(mul_step == MUL_STEPS - 1):
                             m.next = "CHECK2"
             with m.State("CHECK2"):
+                m.d.sync += [last.C.eq(C - 1), last.TW.eq(TW - 1), last.TH.eq(TH - 1),
+                             last.G.eq(G - 1), last.tiles.eq(tiles - 1), last.H.eq(H - 1),
+                             last.CW.eq(CW - 1)]
                 with m.If(quad_words > HALF):
                     m.d.sync += err.eq(Error.TOO_WIDE)
                     m.next = "FINISH"
@@ -383,11 +390,11 @@ class EngineCore(wiring.Component):
                 m.d.sync += row_req_valid.eq(can_request)
             m.d.sync += in_flight.eq(in_flight + requested - row_done)
             with m.If(requested):
-                last_row = r_q == H - 1
+                last_row = r_q == last.H
                 m.d.sync += [seq_q.eq(seq_q1), seq_q1.eq(seq_q1 + 1), r_q.eq(Mux(last_row, 0, r_q + 1)),
                              row_addr.eq(Mux(last_row, d.in_addr, row_addr + in_row_bytes))]
             with m.If(rdat.valid):
-                last_word = cw_l == CW - 1
+                last_word = cw_l == last.CW
                 m.d.sync += cw_l.eq(Mux(last_word, 0, cw_l + 1))
                 with m.If(last_word):
                     m.d.sync += x_l.eq(x_l + 1)
@@ -482,7 +489,7 @@ class EngineCore(wiring.Component):
         with m.If(vec_write & ~starting):
             last_pe = pe_w == P - 1
             m.d.sync += [pe_w.eq(Mux(last_pe, 0, pe_w + 1)),
-                         c_w.eq(Mux(last_pe, Mux(c_w == C - 1, 0, c_w + 1), c_w))]
+                         c_w.eq(Mux(last_pe, Mux(c_w == last.C, 0, c_w + 1), c_w))]
         m.d.comb += loaders_idle.eq(~row_pending & ~row_req_valid & (w_state == 0) & ~w_req_valid)
 
         # ---------------------------------------------------------------- issue
@@ -527,10 +534,10 @@ class EngineCore(wiring.Component):
                          items_issued.eq(0), tiles_issued.eq(0)]
         with m.Elif(issue_fire):
             m.d.sync += items_issued.eq(items_issued + 1)
-            last_c = c_i == C - 1
-            last_tj = tj == TW - 1
-            last_ti = ti == TH - 1
-            last_g = g_issue == G - 1
+            last_c = c_i == last.C
+            last_tj = tj == last.TW
+            last_ti = ti == last.TH
+            last_g = g_issue == last.G
             m.d.sync += c_i.eq(Mux(last_c, 0, c_i + 1))
             with m.If(last_c):
                 m.d.sync += tiles_issued.eq(tiles_issued + 1)
@@ -621,8 +628,8 @@ class EngineCore(wiring.Component):
         pe_ready = pes[0].i.ready
         m.d.comb += join_fire.eq(itx.o.valid & primed & pe_ready)
         m.d.comb += itx.o.ready.eq(primed & pe_ready)
-        last_cj = c_j == C - 1
-        last_tile_j = t_j == tiles - 1
+        last_cj = c_j == last.C
+        last_tile_j = t_j == last.tiles
         next_c = Mux(last_cj, 0, c_j + 1)
         end_group = last_cj & last_tile_j
         m.d.comb += [
@@ -730,11 +737,11 @@ class EngineCore(wiring.Component):
                 m.d.sync += pix_addr.eq(pix_addr + d.out_pitch)
             with m.If(last_pix):
                 m.d.sync += [full.eq(0), blocks_out.eq(blocks_out + 1)]
-                last_t = t_o == tiles - 1
+                last_t = t_o == last.tiles
                 m.d.sync += t_o.eq(Mux(last_t, 0, t_o + 1))
-                with m.If(tj_o == TW - 1):
+                with m.If(tj_o == last.TW):
                     m.d.sync += tj_o.eq(0)
-                    with m.If(ti_o == TH - 1):
+                    with m.If(ti_o == last.TH):
                         nxt = g_base + Mux(d.requant, P, 4 * P)  # P lanes of 1 or 4 bytes
                         m.d.sync += [ti_o.eq(0), g_o.eq(g_o + 1), groups_out.eq(groups_out + 1),
                                      k_left.eq(k_left - P), g_base.eq(nxt), band_base.eq(nxt),

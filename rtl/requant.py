@@ -22,8 +22,9 @@ __all__ = ["MUL_SPLIT", "RAW_BITS", "SHIFT_BITS", "RequantPipeline", "Requantize
 RAW_BITS = 32
 #: Signed width of the per-channel shift ``s`` in [SHIFT_MIN, SHIFT_MAX].
 SHIFT_BITS = signed_bits(SHIFT_MIN, SHIFT_MAX)
-#: The multiplier ``M`` is split as ``M = M_hi * 2**MUL_SPLIT + M_lo``: a 17-bit unsigned
-#: ``M_lo`` is what one operand port of a signed 18x18 (or 25x18) DSP multiplier takes.
+#: ``v`` and ``M`` are both split as ``x = x_hi * 2**MUL_SPLIT + x_lo``: a 17-bit unsigned
+#: ``x_lo`` is what one operand port of a signed 18x18 (or 25x18) DSP multiplier takes, so
+#: each of the four partial products is one DSP block with nothing after it in its stage.
 MUL_SPLIT = 17
 
 _I8, _U8 = np.iinfo(np.int8), np.iinfo(np.uint8)
@@ -66,7 +67,7 @@ class RequantPipeline:
     to its stage list. Parameters are validated by the caller.
     """
 
-    latency = 7
+    latency = 8
 
     def __init__(self, lanes: int, acc_bits: int, tag_shape=None):
         self.lanes = lanes
@@ -87,9 +88,11 @@ class RequantPipeline:
         w, lanes = self.widths, self.lanes
         ctrl = data.StructLayout({"enable": 1, "zp": signed(_ZP_BITS), "lo": signed(w.clamp_bits),
                                   "hi": signed(w.clamp_bits), **self.tag})
-        v = Signal(signed(w.sum_bits))
+        v_lo = Signal(unsigned(MUL_SPLIT))
+        v_hi = Signal(signed(w.sum_bits - MUL_SPLIT))
         m_lo = Signal(unsigned(MUL_SPLIT))
         m_hi = Signal(unsigned(w.multiplier_bits - MUL_SPLIT))
+        half = (v_hi * m_lo + (v_hi * m_hi << MUL_SPLIT)).shape()
         nm1 = unsigned(w.shift_bits)  # n - 1 = 30 + s, in [0, 61]
         return {
             "sum": data.StructLayout({
@@ -97,8 +100,14 @@ class RequantPipeline:
                 "m": data.ArrayLayout(unsigned(w.multiplier_bits), lanes),
                 "nm1": data.ArrayLayout(nm1, lanes), "ctrl": ctrl}),
             "partial": data.StructLayout({
-                "lo": data.ArrayLayout((v * m_lo).shape(), lanes),
-                "hi": data.ArrayLayout((v * m_hi).shape(), lanes),
+                "ll": data.ArrayLayout((v_lo * m_lo).shape(), lanes),
+                "lh": data.ArrayLayout((v_lo * m_hi).shape(), lanes),
+                "hl": data.ArrayLayout((v_hi * m_lo).shape(), lanes),
+                "hh": data.ArrayLayout((v_hi * m_hi).shape(), lanes),
+                "nm1": data.ArrayLayout(nm1, lanes), "ctrl": ctrl}),
+            "halves": data.StructLayout({
+                "lo": data.ArrayLayout((v_lo * m_lo + (v_lo * m_hi << MUL_SPLIT)).shape(), lanes),
+                "hi": data.ArrayLayout(half, lanes),
                 "nm1": data.ArrayLayout(nm1, lanes), "ctrl": ctrl}),
             "product": data.StructLayout({
                 "p": data.ArrayLayout(signed(w.product_bits), lanes),
@@ -133,9 +142,15 @@ class RequantPipeline:
 
     def _compare(self, r) -> dict:
         """Stage 6: the clamp decisions, ``t + zp`` and the bounds plus ``zp``, side by side."""
-        c, lanes = r.ctrl, range(self.lanes)
-        out = {"t": r.t, "tz": [r.t[k] + c.zp for k in lanes],
-               "below": [r.t[k] < c.lo for k in lanes], "above": [r.t[k] > c.hi for k in lanes],
+        c, lanes, cb = r.ctrl, range(self.lanes), self.widths.clamp_bits
+        # ``t`` is wide (up to the product's width) and the bounds are ``clamp_bits`` wide: when
+        # ``t`` fits ``clamp_bits`` (its top bits all equal its sign) a narrow comparison decides,
+        # otherwise its sign does. No comparator as wide as ``t``.
+        fits = [(r.t[k][cb - 1:] == 0) | r.t[k][cb - 1:].all() for k in lanes]
+        low = [r.t[k][:cb].as_signed() for k in lanes]
+        out = {"t": r.t, "tz": [low[k] + c.zp for k in lanes],
+               "below": [Mux(fits[k], low[k] < c.lo, r.t[k][-1]) for k in lanes],
+               "above": [Mux(fits[k], low[k] > c.hi, ~r.t[k][-1]) for k in lanes],
                "lo": c.lo + c.zp, "hi": c.hi + c.zp, "enable": c.enable}
         if self.tag:
             out["tag"] = c.tag
@@ -152,18 +167,24 @@ class RequantPipeline:
         return out
 
     def stages(self, prefix: str = "rq") -> list[StructStage]:
-        """The seven stages for :func:`struct_pipeline`, input :attr:`input_layout`,
+        """The eight stages for :func:`struct_pipeline`, input :attr:`input_layout`,
         output :attr:`output_layout`."""
         lanes, lay = range(self.lanes), self._layouts()
         return [
             (f"{prefix}_sum", lay["sum"], self._first),
             (f"{prefix}_partial", lay["partial"], lambda s: {
-                "lo": [s.v[k] * s.m[k][:MUL_SPLIT] for k in lanes],
-                "hi": [s.v[k] * s.m[k][MUL_SPLIT:] for k in lanes],
+                "ll": [s.v[k][:MUL_SPLIT] * s.m[k][:MUL_SPLIT] for k in lanes],
+                "lh": [s.v[k][:MUL_SPLIT] * s.m[k][MUL_SPLIT:] for k in lanes],
+                "hl": [s.v[k][MUL_SPLIT:].as_signed() * s.m[k][:MUL_SPLIT] for k in lanes],
+                "hh": [s.v[k][MUL_SPLIT:].as_signed() * s.m[k][MUL_SPLIT:] for k in lanes],
                 "nm1": s.nm1, "ctrl": s.ctrl}),
-            (f"{prefix}_product", lay["product"], lambda pp: {
-                "p": [(pp.hi[k] << MUL_SPLIT) + pp.lo[k] for k in lanes],
+            (f"{prefix}_halves", lay["halves"], lambda pp: {
+                "lo": [pp.ll[k] + (pp.lh[k] << MUL_SPLIT) for k in lanes],
+                "hi": [pp.hl[k] + (pp.hh[k] << MUL_SPLIT) for k in lanes],
                 "nm1": pp.nm1, "ctrl": pp.ctrl}),
+            (f"{prefix}_product", lay["product"], lambda h: {
+                "p": [(h.hi[k] << MUL_SPLIT) + h.lo[k] for k in lanes],
+                "nm1": h.nm1, "ctrl": h.ctrl}),
             (f"{prefix}_shifted", lay["shifted"], lambda pr: {
                 "s": [pr.p[k] >> pr.nm1[k] for k in lanes], "ctrl": pr.ctrl}),
             (f"{prefix}_rounded", lay["rounded"], lambda sh: {
@@ -206,16 +227,16 @@ class Requantizer(wiring.Component):
     0``, ``M = 2**30``, ``s = -1`` (``t = acc`` exactly) and skips the clamp.
 
     Timing, one register stage each: (1) ``v``, the bounds ``lo - zp``/``hi - zp``
-    and the sign-extended zero point; (2) the partial products ``v * M_lo`` and
-    ``v * M_hi`` (``M`` split at :data:`MUL_SPLIT`, so each maps to DSP blocks:
-    yosys ``synth_xilinx`` gives 4 DSP48E1 per lane);
-    (3) ``p``; (4) ``p >> (n - 1)`` (the barrel shift alone); (5) ``t`` (+1, >> 1);
-    (6) the two clamp comparisons, ``t + zp`` and the bounds plus ``zp``, in parallel;
-    (7) a selection into ``o.payload``: no stage chains two carry chains (one adder
+    and the sign-extended zero point; (2) the four partial products of ``v`` and ``M``
+    both split at :data:`MUL_SPLIT` (one DSP block each, nothing after it: 4
+    MULT18X18D or DSP48E1 per lane); (3) the low and high halves; (4) ``p``;
+    (5) ``p >> (n - 1)`` (the barrel shift alone); (6) ``t`` (+1, >> 1);
+    (7) the two clamp comparisons, ``t + zp`` and the bounds plus ``zp``, in parallel;
+    (8) a selection into ``o.payload``: no stage chains two carry chains (one adder
     or comparator, or one shifter, per stage, for the clock). Latency
-    :attr:`latency` = 7 cycles, throughput one transfer per cycle while ``o.ready``
+    :attr:`latency` = 8 cycles, throughput one transfer per cycle while ``o.ready``
     is high. Back-pressure: a stage holds while the next one is full and stalled,
-    so a stalled ``o`` holds its payload and up to 7 transfers are in flight;
+    so a stalled ``o`` holds its payload and up to 8 transfers are in flight;
     ``i.ready`` depends combinationally on ``o.ready`` (no skid buffer). The stages
     themselves are :class:`RequantPipeline`'s, which other blocks inline.
     """

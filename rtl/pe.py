@@ -42,11 +42,12 @@ class WinogradPE(wiring.Component):
     ``first`` on the first channel is required (after reset the accumulators
     are 0, but a sum that does not start with ``first`` adds to the previous one).
 
-    Timing: stage 1 registers the ``n*n`` products (``widths["product"]``
-    bits); stage 2 adds them to the accumulators and, for ``last``, writes the
-    sums into the output register ``o.payload``. Nothing combinational runs
-    from a multiplier to the accumulators or from the accumulators to ``o``.
-    Latency :attr:`latency` = 2 cycles from the transfer of a ``last`` channel
+    Timing: stage 0 registers the operands; stage 1 registers the ``n*n``
+    products (``widths["product"]`` bits); stage 2 adds them to the accumulators
+    and, for ``last``, writes the sums into the output register ``o.payload``.
+    Nothing combinational runs into a multiplier, from a multiplier to the
+    accumulators or from the accumulators to ``o``.
+    Latency :attr:`latency` = 3 cycles from the transfer of a ``last`` channel
     to ``o.valid``; throughput 1 channel per cycle, so one ``M`` per ``C``
     cycles (every cycle for ``C`` = 1) while ``o`` is drained.
 
@@ -57,7 +58,7 @@ class WinogradPE(wiring.Component):
     combinationally on ``o.ready``.
     """
 
-    latency = 2
+    latency = 3
 
     def __init__(self, config=None):
         self.config = check_config(self, config)
@@ -76,19 +77,28 @@ class WinogradPE(wiring.Component):
         acc = Signal(tile_layout(w["acc"].bits, nn))
 
         # Stage 2 consumes the product unless it is a `last` and the result is still unread.
-        consume = Signal()
+        consume, mul_ready = Signal(), Signal()
+        operands = Signal(pe_input_layout(self.config))
+        o_valid = Signal()
         m.d.comb += [
             consume.eq(p_valid & ~(p_last & self.o.valid & ~self.o.ready)),
-            self.i.ready.eq(~p_valid | consume),
+            mul_ready.eq(~p_valid | consume),
+            self.i.ready.eq(~o_valid | mul_ready),
         ]
 
-        # Stage 1: n*n multipliers into the product register.
+        # Stage 0: the operands into registers (the multipliers' inputs come from flip-flops,
+        # not from the weight memory or the input transform).
         with m.If(self.i.ready):
-            m.d.sync += p_valid.eq(self.i.valid)
+            m.d.sync += o_valid.eq(self.i.valid)
             with m.If(self.i.valid):
-                pay = self.i.payload
-                m.d.sync += [prod[k].eq(pay.v[k] * pay.u[k]) for k in range(nn)]
-                m.d.sync += [p_first.eq(pay.first), p_last.eq(pay.last)]
+                m.d.sync += operands.eq(self.i.payload)
+
+        # Stage 1: n*n multipliers into the product register.
+        with m.If(mul_ready):
+            m.d.sync += p_valid.eq(o_valid)
+            with m.If(o_valid):
+                m.d.sync += [prod[k].eq(operands.v[k] * operands.u[k]) for k in range(nn)]
+                m.d.sync += [p_first.eq(operands.first), p_last.eq(operands.last)]
 
         # Stage 2: accumulate; a `last` sum also goes to the output register.
         sums = [Mux(p_first, 0, acc[k]) + prod[k] for k in range(nn)]

@@ -175,6 +175,17 @@ def overflows(res: Resources, part: Part) -> list[str]:
     return out
 
 
+#: DSP blocks per requantizer lane: ``v * M`` as four 17x17-bit partial products
+#: (:data:`winnow.rtl.requant.MUL_SPLIT`), one block each.
+REQUANT_DSPS_PER_LANE = 4
+
+
+def expected_dsps(cfg: EngineConfig) -> dict[str, int]:
+    """Every multiplier of the design and the DSP blocks it should take, by module: the
+    Winograd multipliers (one block each) and the requantizer's lanes (one per PE)."""
+    return {"core.pe*": cfg.multipliers, "core.writer": REQUANT_DSPS_PER_LANE * cfg.pes}
+
+
 def max_fitting_pes(part: Part) -> int:
     """Upper bound on PEs from DSP blocks alone (16 Winograd multipliers per PE, one block each)."""
     return part.dsps // 16
@@ -463,6 +474,8 @@ class PnRResult:
     timing: Timing
     report: Path
     modules: set[str] = field(default_factory=set)
+    speed: int = 6
+    router: str = "router1"
 
     @property
     def seconds(self) -> float:
@@ -477,7 +490,7 @@ class PnRResult:
 
     def as_dict(self) -> dict:
         return {"fmax_mhz": round(self.fmax_mhz, 2), "target_mhz": self.target_mhz,
-                "met": self.met, "critical_path": self.path_summary(),
+                "speed_grade": self.speed, "router": self.router, "met": self.met, "critical_path": self.path_summary(),
                 "utilization": self.utilization, "seconds": round(self.timing.wall, 1),
                 "cpu_seconds": round(self.timing.cpu, 1), "cached": self.timing.cached}
 
@@ -520,10 +533,19 @@ def submodules(verilog: str, top: str = TOP) -> set[str]:
             if name.startswith(top + ".")}
 
 
+#: ECP5 speed grades nextpnr models (6 slowest, 8 fastest).
+SPEED_GRADES = (6, 7, 8)
+
+
 def place_and_route(synth: SynthResult, freq_mhz: float, *, timeout: float = 3600,
-                    seed: int = 1) -> PnRResult:
-    """Place and route the ECP5 netlist out of context at ``freq_mhz``; the report tells the
-    achieved clock even when it is below ``freq_mhz`` (``--timing-allow-fail``)."""
+                    seed: int = 1, speed: int = 6, router: str = "router1") -> PnRResult:
+    """Place and route the ECP5 netlist out of context at ``freq_mhz`` for speed grade
+    ``speed`` with nextpnr's ``router``; the report tells the achieved clock even when it is
+    below ``freq_mhz`` (``--timing-allow-fail``)."""
+    if speed not in SPEED_GRADES:
+        raise WinnowSynthError(f"ECP5 speed grade must be one of {SPEED_GRADES}, not {speed!r}")
+    if router not in ("router1", "router2"):
+        raise WinnowSynthError(f"nextpnr router must be router1 or router2, not {router!r}")
     if synth.target is not Target.ECP5:
         raise WinnowSynthError(f"place and route is implemented for ecp5, not {synth.target.value}")
     if synth.netlist is None:
@@ -533,20 +555,23 @@ def place_and_route(synth: SynthResult, freq_mhz: float, *, timeout: float = 360
         raise DesignTooLargeError(f"design too large for {synth.part.name}: " + "; ".join(over))
     nextpnr = find_tool("nextpnr-ecp5")
     work = synth.netlist.parent
-    report = work / "nextpnr_report.json"
-    key = _key(synth.netlist.read_bytes(), freq_mhz, seed, Path(nextpnr).name)
-    cmd = [nextpnr, *synth.part.nextpnr_args, "--out-of-context", "--json", "netlist.json",
-           "--freq", f"{freq_mhz:g}", "--report", report.name, "--timing-allow-fail",
-           "--seed", str(seed), "--log", "nextpnr.log"]
-    timing = _cached(work / "pnr.done.json", key, [report])
+    tag = f"speed{speed}" + ("" if router == "router1" else f"_{router}")
+    report = work / f"nextpnr_{tag}.json"
+    key = _key(synth.netlist.read_bytes(), freq_mhz, seed, speed, router, Path(nextpnr).name)
+    cmd = [nextpnr, *synth.part.nextpnr_args, "--speed", str(speed), "--out-of-context",
+           "--json", "netlist.json", "--freq", f"{freq_mhz:g}", "--report", report.name,
+           "--timing-allow-fail", "--seed", str(seed), "--router", router,
+           "--log", f"nextpnr_{tag}.log"]
+    timing = _cached(work / f"pnr_{tag}.done.json", key, [report])
     if timing is None:
-        timing = _run(cmd, work, work / "nextpnr.out", timeout, "nextpnr-ecp5",
-                      work / "nextpnr.log")
-        _remember(work / "pnr.done.json", key, timing)
+        timing = _run(cmd, work, work / f"nextpnr_{tag}.out", timeout, "nextpnr-ecp5",
+                      work / f"nextpnr_{tag}.log")
+        _remember(work / f"pnr_{tag}.done.json", key, timing)
     if not report.exists():
         raise ToolFailedError(f"nextpnr-ecp5 wrote no report ({report})")
     rep = json.loads(report.read_text())
     res = parse_nextpnr_report(rep, freq_mhz, timing, report)
+    res.speed, res.router = speed, router
     verilog = work.parent / f"{TOP}.v"
     if verilog.exists():
         res.modules = submodules(verilog.read_text())

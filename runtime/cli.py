@@ -249,6 +249,10 @@ def _hw_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--freq", type=float, default=150.0,
                    help="nextpnr clock target in MHz (ECP5; the achieved clock is reported)")
     p.add_argument("--no-pnr", action="store_true", help="synthesis only, no place and route")
+    p.add_argument("--speed", type=int, choices=(6, 7, 8), default=6,
+                   help="ECP5 speed grade for place and route (6 is the slowest)")
+    p.add_argument("--router", choices=("router1", "router2"), default="router1",
+                   help="nextpnr router")
     p.add_argument("--clock-mhz", type=float,
                    help="project throughput at this clock instead of the achieved one")
     p.add_argument("--jobs", type=int, default=2, help="tool runs in parallel")
@@ -271,7 +275,8 @@ def cmd_rtl_report(args) -> int:
                        clock_mhz=args.clock_mhz, networks=args.network or tuple(NETWORKS),
                        onnx_models=args.onnx, jobs=args.jobs,
                        measured=args.measured or ("build/sim/perf_paper.json", "build/bench/rtl.json"),
-                       timeout=args.timeout, force=args.force)
+                       timeout=args.timeout, force=args.force, speed=args.speed,
+                       router=args.router)
     paths = write_report(rep, out, plot_network=args.plot_network)
     for path in paths:
         print(f"  {path}")
@@ -297,7 +302,8 @@ def cmd_dse(args) -> int:
     target = Target(args.target)
     points, paths = dse.run(configs, Path(args.out), target=target, network=args.network,
                             jobs=args.jobs, pnr=not args.no_pnr, freq_mhz=args.freq,
-                            clock_mhz=args.clock_mhz, timeout=args.timeout)
+                            clock_mhz=args.clock_mhz, timeout=args.timeout, speed=args.speed,
+                            router=args.router)
     for path in paths:
         print(f"  {path}")
     best = dse.largest_fitting(points)

@@ -98,7 +98,8 @@ def label(cfg: EngineConfig) -> str:
 
 
 def evaluate(cfg: EngineConfig, out: Path, target: Target, network: str, *, pnr: bool,
-             freq_mhz: float, clock_mhz: float | None, timeout: float) -> Point:
+             freq_mhz: float, clock_mhz: float | None, timeout: float, speed: int = 6,
+             router: str = "router1") -> Point:
     """Generate, synthesize, (place and route,) project one configuration. Tool failures and
     too-large designs become the point's ``status`` rather than exceptions."""
     from winnow.rtl.generate import generate
@@ -132,7 +133,7 @@ def evaluate(cfg: EngineConfig, out: Path, target: Target, network: str, *, pnr:
     if not (pnr and target is Target.ECP5):
         return point("fits", syn.resources, synth_s=syn.seconds)
     try:
-        pr = place_and_route(syn, freq_mhz, timeout=timeout)
+        pr = place_and_route(syn, freq_mhz, timeout=timeout, speed=speed, router=router)
     except DesignTooLargeError as e:
         return point("too large", syn.resources, detail=str(e), synth_s=syn.seconds)
     except WinnowSynthError as e:
@@ -161,13 +162,14 @@ def largest_fitting(points: list[Point]) -> Point | None:
 def sweep(configs: list[EngineConfig], out: Path, *, target: Target = Target.ECP5,
           network: str = "vgg-a", pnr: bool = True, freq_mhz: float = 150,
           clock_mhz: float | None = None, jobs: int = 2, timeout: float = 3600,
-          log=print) -> list[Point]:
+          speed: int = 6, router: str = "router1", log=print) -> list[Point]:
     """Evaluate every configuration, ``jobs`` at a time; points in the order given."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futs = [pool.submit(evaluate, c, out, target, network, pnr=pnr, freq_mhz=freq_mhz,
-                            clock_mhz=clock_mhz, timeout=timeout) for c in configs]
+                            clock_mhz=clock_mhz, timeout=timeout, speed=speed, router=router)
+                for c in configs]
         points = []
         for f in futs:
             p = f.result()

@@ -20,10 +20,12 @@ from winnow.hls.config import EngineConfig
 from winnow.models.benchmarks import NETWORKS, PAPER_GFLOPS, PAPER_REF
 from winnow.rtl.synth import (
     PARTS,
+    REQUANT_DSPS_PER_LANE,
     DesignTooLargeError,
     PnRResult,
     SynthResult,
     Target,
+    expected_dsps,
     find_tool,
     place_and_route,
     precheck,
@@ -131,17 +133,18 @@ class HardwareReport:
                        f"{s.seconds:.0f} s |")
         out += ["", "LUT sites: logic LUTs plus the sites that carry chains and LUT RAM occupy "
                 "(ECP5: 2 per CCU2C, 2 per 16x4 RAM).", "", "DSP blocks by source module:", ""]
+        want = expected_dsps(self.config)
         for t, s in self.synth.items():
-            pe = s.dsp_by_module.get("core.pe*", 0)
-            other = {k: v for k, v in s.dsp_by_module.items() if k != "core.pe*"}
-            msg = (f"- {t.value}: {pe} in the Winograd PEs "
-                   f"({'=' if pe == self.config.multipliers else '!='} {self.config.multipliers} "
-                   "multipliers, one block each)")
-            if other:
-                msg += "; plus " + ", ".join(f"{v} in `{k}`" for k, v in other.items())
-                msg += (" (descriptor-setup products in the core and the requantization "
-                        "multiplies in the writer, not per-cycle MACs)")
-            out.append(msg)
+            got = s.dsp_by_module
+            same = got == want and s.resources.dsp == sum(want.values())
+            out.append(f"- {t.value}: {s.resources.dsp} blocks: "
+                       + ", ".join(f"{v} in `{k}`" for k, v in got.items())
+                       + (" — one per multiplier of the design: the "
+                          f"{self.config.multipliers} Winograd multipliers and "
+                          f"{REQUANT_DSPS_PER_LANE} per requantizer lane (17x17-bit partial "
+                          "products of the 33x31-bit requantization multiply)" if same else
+                          f" — **expected** {sum(want.values())} (" + ", ".join(
+                              f"{v} in `{k}`" for k, v in want.items()) + ")"))
         return out + [""]
 
     def _timing_md(self) -> list[str]:
@@ -151,8 +154,9 @@ class HardwareReport:
         p = self.pnr
         cp = p.path_summary()
         out = ["## Clock (nextpnr-ecp5, out of context)", "",
-               f"Achieved **{p.fmax_mhz:.1f} MHz** (target {p.target_mhz:g} MHz, "
-               f"{'met' if p.met else 'missed'}); place and route took {p.seconds:.0f} s.", ""]
+               f"Achieved **{p.fmax_mhz:.1f} MHz** on speed grade {p.speed} (target "
+               f"{p.target_mhz:g} MHz, {'met' if p.met else 'missed'}; {p.router}); place and "
+               f"route took {p.seconds:.0f} s.", ""]
         if cp:
             out += [f"Critical path: `{cp['from']}` -> `{cp['to']}`, {cp['total_ns']:.2f} ns "
                     f"({cp['logic_ns']:.2f} ns logic in {cp['logic_levels']} levels, "
@@ -246,7 +250,8 @@ def projections_for(cfg: EngineConfig, clock_hz: float, networks, onnx_models=()
 def build_report(cfg: EngineConfig, out: Path, targets: list[Target], *, freq_mhz: float = 150,
                  pnr: bool = True, clock_mhz: float | None = None, networks=tuple(NETWORKS),
                  onnx_models=(), measured=(), jobs: int = 2,
-                 timeout: float = 3600, force: bool = False, log=print) -> HardwareReport:
+                 timeout: float = 3600, force: bool = False, speed: int = 6,
+                 router: str = "router1", log=print) -> HardwareReport:
     """Generate, synthesize, place and route and project; see the module docstring.
 
     Before any tool runs: :class:`~winnow.rtl.synth.ToolMissingError` when a tool is not
@@ -278,8 +283,10 @@ def build_report(cfg: EngineConfig, out: Path, targets: list[Target], *, freq_mh
     if pnr and Target.ECP5 in synth:
         over = synth[Target.ECP5].fits()
         if not over:
-            log(f"placing and routing for {synth[Target.ECP5].part.name} at {freq_mhz:g} MHz")
-            pnr_res = place_and_route(synth[Target.ECP5], freq_mhz, timeout=timeout)
+            log(f"placing and routing for {synth[Target.ECP5].part.name}-{speed} at {freq_mhz:g} MHz "
+                f"({router})")
+            pnr_res = place_and_route(synth[Target.ECP5], freq_mhz, timeout=timeout, speed=speed,
+                                      router=router)
             log(f"  achieved {pnr_res.fmax_mhz:.1f} MHz ({pnr_res.seconds:.0f} s)")
     if clock_mhz is not None:
         clock_hz, source = clock_mhz * 1e6, "given with --clock-mhz"

@@ -10,7 +10,7 @@ import json
 
 import pytest
 from winnow.hls.config import EngineConfig
-from winnow.rtl.synth import Target, ToolMissingError, find_tool
+from winnow.rtl.synth import Target, ToolMissingError, expected_dsps, find_tool
 from winnow.runtime.hwreport import build_report, write_report
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ def test_small_engine_synthesizes_places_and_routes(tmp_path):
                        log=lambda *a: None)
     write_report(rep, tmp_path, log=lambda *a: None)
     syn = rep.synth[Target.ECP5]
-    assert syn.dsp_by_module["core.pe*"] == cfg.multipliers
+    assert syn.dsp_by_module == expected_dsps(cfg)
     assert rep.pnr is not None and rep.pnr.fmax_mhz > 20
     assert rep.pnr.path_summary()["modules"]
     data = json.loads((tmp_path / "report.json").read_text())
@@ -40,15 +40,17 @@ def test_small_engine_synthesizes_places_and_routes(tmp_path):
 
 
 def test_default_engine_on_ecp5_and_xilinx7(tmp_path):
-    """The issue's acceptance: one DSP block per Winograd multiplier on both families, the
-    ECP5 clock stated with its critical path, VGG-A projected at that clock."""
+    """The issue's acceptance: one DSP block per multiplier (Winograd and requantizer) on
+    both families and none elsewhere, the ECP5 clock stated with its critical path, VGG-A
+    projected at that clock."""
     _tools()
     cfg = EngineConfig()
     rep = build_report(cfg, tmp_path, [Target.ECP5, Target.XILINX7], freq_mhz=150,
                        log=lambda *a: None)
     write_report(rep, tmp_path, log=lambda *a: None)
     for t in (Target.ECP5, Target.XILINX7):
-        assert rep.synth[t].dsp_by_module["core.pe*"] == cfg.multipliers
+        assert rep.synth[t].dsp_by_module == expected_dsps(cfg)
+        assert rep.synth[t].resources.dsp == sum(expected_dsps(cfg).values())
         assert not rep.synth[t].fits()
     assert rep.pnr.fmax_mhz > 50
     vgg = rep.projections["vgg-a"]

@@ -490,7 +490,8 @@ class PnRResult:
 
     def as_dict(self) -> dict:
         return {"fmax_mhz": round(self.fmax_mhz, 2), "target_mhz": self.target_mhz,
-                "speed_grade": self.speed, "router": self.router, "met": self.met, "critical_path": self.path_summary(),
+                "speed_grade": self.speed, "router": self.router, "met": self.met,
+                "critical_path": self.path_summary(),
                 "utilization": self.utilization, "seconds": round(self.timing.wall, 1),
                 "cpu_seconds": round(self.timing.cpu, 1), "cached": self.timing.cached}
 

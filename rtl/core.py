@@ -118,6 +118,12 @@ class EngineCore(wiring.Component):
             m.submodules[f"otx{p}"] = otxs[p]
         m.submodules.writer = writer = OutputWriter(cfg)
 
+        def slot_addr(slot, channel):
+            """The weight-buffer address of ``channel`` in double-buffer ``slot``."""
+            if maxc & (maxc - 1) == 0:
+                return Cat(channel[:_log2(maxc)], slot)
+            return Mux(slot, maxc, 0) + channel
+
         def ring_addr(upper, word):
             """The line-buffer address of ``word`` in the lower or ``upper`` half of the ring."""
             if HALF & (HALF - 1) == 0:  # no adder: the half is the top address bit
@@ -482,7 +488,7 @@ class EngineCore(wiring.Component):
         m.d.comb += [
             wbuf.write_en.eq(vec_write),
             wbuf.write_pe.eq(pe_w),
-            wbuf.write_addr.eq(Mux(slot_w, maxc, 0) + c_w),
+            wbuf.write_addr.eq(slot_addr(slot_w, c_w)),
         ]
         for e in range(cfg.positions):
             m.d.comb += wbuf.write_data[e].eq(vec_now[16 * e:16 * e + u_bits])
@@ -640,7 +646,7 @@ class EngineCore(wiring.Component):
         end_group = last_cj & last_tile_j
         m.d.comb += [
             wbuf.read_en.eq(join_fire | (~primed & itx.o.valid)),
-            wbuf.read_addr.eq(Mux(g_j[0], maxc, 0) + Mux(primed, next_c, 0)),
+            wbuf.read_addr.eq(slot_addr(g_j[0], Mux(primed, next_c, 0))),
         ]
         with m.If(starting):
             m.d.sync += [c_j.eq(0), t_j.eq(0), g_j.eq(0), primed.eq(0), items_joined.eq(0)]
@@ -663,15 +669,20 @@ class EngineCore(wiring.Component):
 
         # ---------------------------------------------------------------- serializer
         acc32 = data.ArrayLayout(signed(32), 16)
-        block = Signal(data.ArrayLayout(acc32, P))
+        # Two block buffers: the PEs fill one while the other is serialized, so whether a
+        # block may enter depends on registers only (no ready runs from the writer to the PEs).
+        bufs = [Signal(data.ArrayLayout(acc32, P), name=f"block{i}") for i in range(2)]
+        bfull = [Signal(name=f"block{i}_full") for i in range(2)]
+        rd, wr = Signal(), Signal()  # the buffer being serialized, the buffer filled next
         full = Signal()
         pix = Signal(5)
         npix = Mux(gemm, 16, 4)
         edge = Mux(gemm, 2, 1)  # log2 of the block edge (4 or 2)
         advance = Signal()  # the current pixel is sent (or skipped) this cycle
         last_pix = Signal()
-        can_load = Signal()  # a new block may enter: empty, or the last pixel leaves now
-        m.d.comb += [last_pix.eq(pix == npix - 1), can_load.eq(~full | (advance & last_pix))]
+        can_load = Signal()  # a new block may enter: the buffer filled next is empty
+        m.d.comb += [last_pix.eq(pix == npix - 1), full.eq(Mux(rd, bfull[1], bfull[0])),
+                     can_load.eq(~Mux(wr, bfull[1], bfull[0]))]
         for p in range(P):
             m.d.comb += [
                 otxs[p].i.valid.eq(pes[0].o.valid & ~gemm),
@@ -700,7 +711,7 @@ class EngineCore(wiring.Component):
         pix_valid = (out_row < Ho) & (out_col < Wo)
 
         with m.If(starting):
-            m.d.sync += [full.eq(0), pix.eq(0), g_o.eq(0), ti_o.eq(0), tj_o.eq(0), t_o.eq(0),
+            m.d.sync += [bfull[0].eq(0), bfull[1].eq(0), rd.eq(0), wr.eq(0), pix.eq(0), g_o.eq(0), ti_o.eq(0), tj_o.eq(0), t_o.eq(0),
                          g_base.eq(d.out_addr), band_base.eq(d.out_addr), blk_addr.eq(d.out_addr),
                          row_start.eq(d.out_addr), pix_addr.eq(d.out_addr), k_left.eq(K),
                          blocks_out.eq(0),
@@ -715,6 +726,8 @@ class EngineCore(wiring.Component):
             wi.payload.addr.eq(pix_addr),
             wi.payload.nlanes.eq(lanes_left),
         ]
+        block = Signal(data.ArrayLayout(acc32, P))
+        m.d.comb += block.eq(Mux(rd, bufs[1], bufs[0]))
         pix_arr = [Array(block[p][e] for e in range(16)) for p in range(P)]
         slot_o = g_o[0]
         for p in range(P):
@@ -742,7 +755,11 @@ class EngineCore(wiring.Component):
             with m.Elif(~last_pix):
                 m.d.sync += pix_addr.eq(pix_addr + d.out_pitch)
             with m.If(last_pix):
-                m.d.sync += [full.eq(0), blocks_out.eq(blocks_out + 1)]
+                m.d.sync += [rd.eq(~rd), blocks_out.eq(blocks_out + 1)]
+                with m.If(rd):
+                    m.d.sync += bfull[1].eq(0)
+                with m.Else():
+                    m.d.sync += bfull[0].eq(0)
                 last_t = t_o == last.tiles
                 m.d.sync += t_o.eq(Mux(last_t, 0, t_o + 1))
                 with m.If(tj_o == last.TW):
@@ -761,14 +778,17 @@ class EngineCore(wiring.Component):
                     m.d.sync += [tj_o.eq(tj_o + 1), blk_addr.eq(nxt), row_start.eq(nxt),
                                  pix_addr.eq(nxt)]
 
-        with m.If(~starting & load_block):  # after the advance: a new block wins
-            m.d.sync += [full.eq(1), pix.eq(0)]
-            for p in range(P):
-                src_gemm = pes[p].o.payload
-                src_conv = otxs[p].o.payload
-                for e in range(16):
-                    val = Mux(gemm, src_gemm[e], src_conv[e] if e < 4 else 0)
-                    m.d.sync += block[p][e].eq(val)
+        with m.If(~starting & load_block):  # (never the buffer being released: it is full)
+            m.d.sync += wr.eq(~wr)
+            for i in range(2):
+                with m.If(wr == i):
+                    m.d.sync += bfull[i].eq(1)
+                    for p in range(P):
+                        src_gemm = pes[p].o.payload
+                        src_conv = otxs[p].o.payload
+                        for e in range(16):
+                            val = Mux(gemm, src_gemm[e], src_conv[e] if e < 4 else 0)
+                            m.d.sync += bufs[i][p][e].eq(val)
 
         # ---------------------------------------------------------------- writer -> AXI
         # Small FIFOs decouple the writer's request and beat streams, so a pixel's

@@ -70,8 +70,8 @@ def check_cycles(cfg: EngineConfig) -> int:
 
 
 #: After the last tile is issued: issue 1, gather 3, tile FIFO 1, input transform 2, join 1, PE 3,
-#: output transform 3, serializer (one block), writer 10, FIFOs 2, AXI write + B.
-TAIL_CYCLES = 31
+#: output transform 3, serializer (one block), writer 12, FIFOs 2, AXI write + B.
+TAIL_CYCLES = 33
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,36 @@ def struct_pipeline(m: Module, i, o, stages: Sequence[StructStage]) -> None:
         m.d.comb += ready.eq(~valid | downstream)
 
 
+def credit_pipeline(m: Module, i, o, stages: Sequence[StructStage], depth: int, name: str) -> None:
+    """:func:`struct_pipeline`'s stages without back-pressure inside, then a FIFO.
+
+    The stages load every cycle (no clock enables: no ready fans out to their
+    registers); ``i.ready`` is high while fewer than ``depth`` transfers are in the
+    stages or the ``depth``-entry FIFO after them, so the FIFO never overflows, and
+    it depends on registers only. ``o`` is the FIFO's output (a buffered FIFO: two
+    cycles). Latency ``len(stages) + 2``; one transfer per cycle while ``o.ready`` is
+    high, when ``depth`` exceeds the latency.
+    """
+    from amaranth.lib.fifo import SyncFIFOBuffered
+
+    prev_valid, prev_view = i.valid & i.ready, i.payload
+    for stage, layout, fn in stages:
+        layout = layout if layout is not None else o.payload.shape()
+        view = Signal(layout, name=stage, reset_less=True)
+        valid = Signal(name=f"{stage}_valid")
+        m.d.sync += [valid.eq(prev_valid), *_assign(view, fn(prev_view))]
+        prev_valid, prev_view = valid, view
+    fifo = SyncFIFOBuffered(width=len(prev_view.as_value()), depth=depth)
+    m.submodules[f"{name}_fifo"] = fifo
+    count = Signal(range(depth + 1), name=f"{name}_count")  # taken in, not yet out of the FIFO
+    m.d.comb += [
+        fifo.w_en.eq(prev_valid), fifo.w_data.eq(prev_view),
+        o.valid.eq(fifo.r_rdy), o.payload.eq(fifo.r_data), fifo.r_en.eq(o.ready),
+        i.ready.eq(count < depth),
+    ]
+    m.d.sync += count.eq(count + (i.valid & i.ready) - (o.valid & o.ready))
+
+
 Stage = tuple[data.ArrayLayout, Callable[[object], list[Value]]]
 
 

@@ -677,7 +677,6 @@ class EngineCore(wiring.Component):
         full = Signal()
         pix = Signal(5)
         npix = Mux(gemm, 16, 4)
-        edge = Mux(gemm, 2, 1)  # log2 of the block edge (4 or 2)
         advance = Signal()  # the current pixel is sent (or skipped) this cycle
         last_pix = Signal()
         can_load = Signal()  # a new block may enter: the buffer filled next is empty
@@ -705,13 +704,22 @@ class EngineCore(wiring.Component):
         a_pix = Signal(2)
         b_pix = Signal(2)
         m.d.comb += [a_pix.eq(Mux(gemm, pix[2:4], pix[1])), b_pix.eq(Mux(gemm, pix[:2], pix[0]))]
-        out_row = Signal(SIZE_BITS + 2)
-        out_col = Signal(SIZE_BITS + 2)
-        m.d.comb += [out_row.eq((ti_o << edge) + a_pix), out_col.eq((tj_o << edge) + b_pix)]
-        pix_valid = (out_row < Ho) & (out_col < Wo)
+        # Output rows and columns left from this block on (Ho - ti * edge, Wo - tj * edge), and
+        # the same capped at 4 (what a pixel's validity needs), kept as the blocks move.
+        rows_rem, cols_rem = Signal(signed(SIZE_BITS + 2)), Signal(signed(SIZE_BITS + 2))
+        rows_here, cols_here, rows_first, cols_first = (Signal(3) for _ in range(4))
+        step_o = Mux(gemm, 4, 2)
+
+        def cap4(v):
+            return Mux(v >= 4, 4, Mux(v < 0, 0, v[:3]))
+
+        pix_valid = (a_pix < rows_here) & (b_pix < cols_here)
 
         with m.If(starting):
-            m.d.sync += [bfull[0].eq(0), bfull[1].eq(0), rd.eq(0), wr.eq(0), pix.eq(0), g_o.eq(0), ti_o.eq(0), tj_o.eq(0), t_o.eq(0),
+            m.d.sync += [rows_rem.eq(Ho), cols_rem.eq(Wo), rows_first.eq(cap4(Ho)),
+                         cols_first.eq(cap4(Wo)), rows_here.eq(rows_first), cols_here.eq(cols_first)]
+            m.d.sync += [bfull[0].eq(0), bfull[1].eq(0), rd.eq(0), wr.eq(0), pix.eq(0), g_o.eq(0),
+                         ti_o.eq(0), tj_o.eq(0), t_o.eq(0),
                          g_base.eq(d.out_addr), band_base.eq(d.out_addr), blk_addr.eq(d.out_addr),
                          row_start.eq(d.out_addr), pix_addr.eq(d.out_addr), k_left.eq(K),
                          blocks_out.eq(0),
@@ -763,18 +771,21 @@ class EngineCore(wiring.Component):
                 last_t = t_o == last.tiles
                 m.d.sync += t_o.eq(Mux(last_t, 0, t_o + 1))
                 with m.If(tj_o == last.TW):
-                    m.d.sync += tj_o.eq(0)
+                    m.d.sync += [tj_o.eq(0), cols_rem.eq(Wo), cols_here.eq(cols_first)]
                     with m.If(ti_o == last.TH):
+                        m.d.sync += [rows_rem.eq(Ho), rows_here.eq(rows_first)]
                         nxt = g_base + Mux(d.requant, P, 4 * P)  # P lanes of 1 or 4 bytes
                         m.d.sync += [ti_o.eq(0), g_o.eq(g_o + 1), groups_out.eq(groups_out + 1),
                                      k_left.eq(k_left - P), g_base.eq(nxt), band_base.eq(nxt),
                                      blk_addr.eq(nxt), row_start.eq(nxt), pix_addr.eq(nxt)]
                     with m.Else():
                         nxt = band_base + Mux(gemm, out_row_bytes << 2, out_row_bytes << 1)
+                        m.d.sync += [rows_rem.eq(rows_rem - step_o), rows_here.eq(cap4(rows_rem - step_o))]
                         m.d.sync += [ti_o.eq(ti_o + 1), band_base.eq(nxt), blk_addr.eq(nxt),
                                      row_start.eq(nxt), pix_addr.eq(nxt)]
                 with m.Else():
                     nxt = blk_addr + (d.out_pitch << 1)
+                    m.d.sync += [cols_rem.eq(cols_rem - step_o), cols_here.eq(cap4(cols_rem - step_o))]
                     m.d.sync += [tj_o.eq(tj_o + 1), blk_addr.eq(nxt), row_start.eq(nxt),
                                  pix_addr.eq(nxt)]
 

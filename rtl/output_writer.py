@@ -7,13 +7,16 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 from winnow.hls.errors import WinnowParameterError
 
-from ._util import check_config, struct_pipeline
+from ._util import check_config, credit_pipeline
 from .requant import RAW_BITS, RequantPipeline, reject, requant_controls
 
 __all__ = ["ADDR_BITS", "OutputWriter"]
 
 #: Byte address width of the write requests (the AXI master's ``awaddr``).
 ADDR_BITS = 32
+#: Packed pixels buffered after the (never stalling) requantize-and-pack stages; more than
+#: their latency plus the FIFO's, so a pixel per cycle flows.
+PACK_FIFO_DEPTH = 16
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -59,18 +62,20 @@ class OutputWriter(wiring.Component):
     only after this pixel's request *and* all its beats were accepted. (An AXI
     master puts them on AW and W directly; both orders are legal AXI4.)
 
-    Timing: the :class:`~winnow.rtl.requant.Requantizer`'s 5 stages (inline,
-    :class:`~winnow.rtl.requant.RequantPipeline`: one Verilog module), a pack
-    stage (lane bytes, byte mask, beat count) and the beat register (span
+    Timing: the :class:`~winnow.rtl.requant.Requantizer`'s 8 stages (inline,
+    :class:`~winnow.rtl.requant.RequantPipeline`: one Verilog module) and a pack
+    stage (lane bytes, byte mask, beat count), all loading every cycle, then a
+    :data:`PACK_FIFO_DEPTH`-entry FIFO (2 cycles) and the beat register (span
     shifted to its byte offset), which then shifts down one bus word per
-    accepted beat. Latency :attr:`latency` = 7 cycles from an input transfer to
+    accepted beat. Latency :attr:`latency` = 12 cycles from an input transfer to
     ``aw.valid``/``w.valid``. Throughput one pixel per cycle when its span fits
     one beat, else one beat per cycle (``beats`` cycles per pixel), while ``aw``
-    and ``w`` are ready. Back-pressure: each stage holds while the next is full;
-    ``i.ready`` depends combinationally on ``aw.ready`` and ``w.ready``.
+    and ``w`` are ready. Back-pressure: ``i.ready`` is high while fewer than
+    :data:`PACK_FIFO_DEPTH` pixels are in the stages and the FIFO
+    (:func:`~winnow.rtl._util.credit_pipeline`): it depends on registers only.
     """
 
-    latency = RequantPipeline.latency + 2
+    latency = RequantPipeline.latency + 4
 
     def __init__(self, config=None, acc_bits: int = 32):
         self.config = check_config(self, config)
@@ -134,8 +139,8 @@ class OutputWriter(wiring.Component):
             "bytes": self.span_bytes * 8, "mask": self.span_bytes,
             "offset": ob, "beats": range(self.max_beats + 1), "addr": ADDR_BITS,
         })).create(path=("wr_pack",))
-        struct_pipeline(m, rq_in, packed,
-                        self.requant.stages("rq") + [("wr_pack", None, self._pack)])
+        credit_pipeline(m, rq_in, packed, self.requant.stages("rq") + [("wr_pack", None, self._pack)],
+                        depth=PACK_FIFO_DEPTH, name="wr_pack")
 
         # Beat register: one pixel's span at its offset, shifted out one bus word per beat.
         window_bytes = self.max_beats * bus

@@ -119,7 +119,8 @@ class RequantPipeline:
             "compared": data.StructLayout({
                 "t": data.ArrayLayout(signed(w.rounded_bits), lanes),
                 "tz": data.ArrayLayout(signed(w.clamp_bits + 1), lanes),
-                "below": data.ArrayLayout(1, lanes), "above": data.ArrayLayout(1, lanes),
+                "fits": data.ArrayLayout(1, lanes), "lt": data.ArrayLayout(1, lanes),
+                "gt": data.ArrayLayout(1, lanes),
                 "lo": signed(_ZP_BITS + 1), "hi": signed(_ZP_BITS + 1), "enable": 1, **self.tag}),
         }
 
@@ -141,25 +142,26 @@ class RequantPipeline:
         }
 
     def _compare(self, r) -> dict:
-        """Stage 6: the clamp decisions, ``t + zp`` and the bounds plus ``zp``, side by side."""
+        """Stage 7: the narrow clamp comparisons, ``t + zp`` and the bounds plus ``zp``."""
         c, lanes, cb = r.ctrl, range(self.lanes), self.widths.clamp_bits
         # ``t`` is wide (up to the product's width) and the bounds are ``clamp_bits`` wide: when
         # ``t`` fits ``clamp_bits`` (its top bits all equal its sign) a narrow comparison decides,
         # otherwise its sign does. No comparator as wide as ``t``.
         fits = [(r.t[k][cb - 1:] == 0) | r.t[k][cb - 1:].all() for k in lanes]
         low = [r.t[k][:cb].as_signed() for k in lanes]
-        out = {"t": r.t, "tz": [low[k] + c.zp for k in lanes],
-               "below": [Mux(fits[k], low[k] < c.lo, r.t[k][-1]) for k in lanes],
-               "above": [Mux(fits[k], low[k] > c.hi, ~r.t[k][-1]) for k in lanes],
+        out = {"t": r.t, "tz": [low[k] + c.zp for k in lanes], "fits": fits,
+               "lt": [low[k] < c.lo for k in lanes], "gt": [low[k] > c.hi for k in lanes],
                "lo": c.lo + c.zp, "hi": c.hi + c.zp, "enable": c.enable}
         if self.tag:
             out["tag"] = c.tag
         return out
 
     def _last(self, r) -> dict:
-        """Stage 7: clamped ``t + zp`` (requantized) or ``t = acc`` (raw), a selection only."""
+        """Stage 8: clamped ``t + zp`` (requantized) or ``t = acc`` (raw), a selection only."""
         lanes = range(self.lanes)
-        out = {"value": [Mux(r.enable, Mux(r.below[k], r.lo, Mux(r.above[k], r.hi, r.tz[k])), r.t[k])
+        below = [Mux(r.fits[k], r.lt[k], r.t[k][-1]) for k in lanes]
+        above = [Mux(r.fits[k], r.gt[k], ~r.t[k][-1]) for k in lanes]
+        out = {"value": [Mux(r.enable, Mux(below[k], r.lo, Mux(above[k], r.hi, r.tz[k])), r.t[k])
                          for k in lanes],
                "requantized": r.enable}
         if self.tag:
@@ -231,9 +233,11 @@ class Requantizer(wiring.Component):
     both split at :data:`MUL_SPLIT` (one DSP block each, nothing after it: 4
     MULT18X18D or DSP48E1 per lane); (3) the low and high halves; (4) ``p``;
     (5) ``p >> (n - 1)`` (the barrel shift alone); (6) ``t`` (+1, >> 1);
-    (7) the two clamp comparisons, ``t + zp`` and the bounds plus ``zp``, in parallel;
-    (8) a selection into ``o.payload``: no stage chains two carry chains (one adder
-    or comparator, or one shifter, per stage, for the clock). Latency
+    (7) the narrow clamp comparisons (``t`` fits the clamp width?), ``t + zp`` and the
+    bounds plus ``zp``, in parallel;
+    (8) the clamp decision and a selection into ``o.payload``: no stage chains two
+    carry chains (one adder or comparator, or one shifter, per stage, for the clock).
+    Latency
     :attr:`latency` = 8 cycles, throughput one transfer per cycle while ``o.ready``
     is high. Back-pressure: a stage holds while the next one is full and stalled,
     so a stalled ``o`` holds its payload and up to 8 transfers are in flight;

@@ -711,7 +711,9 @@ class EngineCore(wiring.Component):
         step_o = Mux(gemm, 4, 2)
 
         def cap4(v):
-            return Mux(v >= 4, 4, Mux(v < 0, 0, v[:3]))
+            v = v.as_value() if hasattr(v, "as_value") else v
+            low = Mux(v < 0, 0, v[:3]) if v.shape().signed else v[:3]
+            return Mux(v >= 4, 4, low)
 
         pix_valid = (a_pix < rows_here) & (b_pix < cols_here)
 

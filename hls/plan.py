@@ -69,9 +69,9 @@ def check_cycles(cfg: EngineConfig) -> int:
     return 4 + div_cycles(cfg.pes) + MUL_STEPS * (MUL_BITS + 1)
 
 
-#: After the last tile is issued: issue 1, gather 4, tile FIFO 1, input transform 2, join 1, PE 3,
-#: output transform 3, serializer (one block), writer 13, FIFOs 2, AXI write + B.
-TAIL_CYCLES = 35
+#: After the last tile is issued: issue 1, gather 3, tile FIFO 1, input transform 2, join 1, PE 3,
+#: output transform 3, serializer (one block), writer 12, FIFOs 2, AXI write + B.
+TAIL_CYCLES = 33
 
 
 @dataclass(frozen=True)

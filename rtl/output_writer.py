@@ -62,12 +62,12 @@ class OutputWriter(wiring.Component):
     only after this pixel's request *and* all its beats were accepted. (An AXI
     master puts them on AW and W directly; both orders are legal AXI4.)
 
-    Timing: an input register, the :class:`~winnow.rtl.requant.Requantizer`'s 8 stages (inline,
+    Timing: the :class:`~winnow.rtl.requant.Requantizer`'s 8 stages (inline,
     :class:`~winnow.rtl.requant.RequantPipeline`: one Verilog module) and a pack
     stage (lane bytes, byte mask, beat count), all loading every cycle, then a
     :data:`PACK_FIFO_DEPTH`-entry FIFO (2 cycles) and the beat register (span
     shifted to its byte offset), which then shifts down one bus word per
-    accepted beat. Latency :attr:`latency` = 13 cycles from an input transfer to
+    accepted beat. Latency :attr:`latency` = 12 cycles from an input transfer to
     ``aw.valid``/``w.valid``. Throughput one pixel per cycle when its span fits
     one beat, else one beat per cycle (``beats`` cycles per pixel), while ``aw``
     and ``w`` are ready. Back-pressure: ``i.ready`` is high while fewer than
@@ -75,7 +75,7 @@ class OutputWriter(wiring.Component):
     (:func:`~winnow.rtl._util.credit_pipeline`): it depends on registers only.
     """
 
-    latency = RequantPipeline.latency + 5
+    latency = RequantPipeline.latency + 4
 
     def __init__(self, config=None, acc_bits: int = 32):
         self.config = check_config(self, config)
@@ -139,10 +139,8 @@ class OutputWriter(wiring.Component):
             "bytes": self.span_bytes * 8, "mask": self.span_bytes,
             "offset": ob, "beats": range(self.max_beats + 1), "addr": ADDR_BITS,
         })).create(path=("wr_pack",))
-        # An input register first: the pixel arrives through the serializer's selection.
-        stages = [("wr_in", self.requant.input_layout, lambda r: r), *self.requant.stages("rq"),
-                  ("wr_pack", None, self._pack)]
-        credit_pipeline(m, rq_in, packed, stages, depth=PACK_FIFO_DEPTH, name="wr_pack")
+        credit_pipeline(m, rq_in, packed, self.requant.stages("rq") + [("wr_pack", None, self._pack)],
+                        depth=PACK_FIFO_DEPTH, name="wr_pack")
 
         # Beat register: one pixel's span at its offset, shifted out one bus word per beat.
         window_bytes = self.max_beats * bus

@@ -59,6 +59,25 @@ class DesignTooLargeError(WinnowSynthError):
     """The design needs more of some resource than the part has."""
 
 
+class PnRIncompleteError(ToolFailedError):
+    """Place and route stopped (timeout or failure) after placement: ``estimate_mhz`` is
+    nextpnr's post-placement clock estimate (no routed clock, no critical path)."""
+
+    def __init__(self, message: str, estimate_mhz: float):
+        super().__init__(message)
+        self.estimate_mhz = estimate_mhz
+
+
+def placement_estimate(log: Path) -> float | None:
+    """nextpnr's last ``Max frequency for clock`` figure in ``log`` (after placement when
+    routing did not finish), or None."""
+    try:
+        found = re.findall(r"Max frequency for clock '[^']*': ([0-9.]+) MHz", log.read_text())
+    except OSError:
+        return None
+    return float(found[-1]) if found else None
+
+
 class Target(enum.Enum):
     ECP5 = "ecp5"
     XILINX7 = "xilinx7"
@@ -565,8 +584,15 @@ def place_and_route(synth: SynthResult, freq_mhz: float, *, timeout: float = 360
            "--log", f"nextpnr_{tag}.log"]
     timing = _cached(work / f"pnr_{tag}.done.json", key, [report])
     if timing is None:
-        timing = _run(cmd, work, work / f"nextpnr_{tag}.out", timeout, "nextpnr-ecp5",
-                      work / f"nextpnr_{tag}.log")
+        log = work / f"nextpnr_{tag}.log"
+        try:
+            timing = _run(cmd, work, work / f"nextpnr_{tag}.out", timeout, "nextpnr-ecp5", log)
+        except ToolFailedError as e:
+            est = placement_estimate(log)
+            if est is None:
+                raise
+            raise PnRIncompleteError(f"{e}; after placement nextpnr estimated {est:.2f} MHz",
+                                     est) from None
         _remember(work / f"pnr_{tag}.done.json", key, timing)
     if not report.exists():
         raise ToolFailedError(f"nextpnr-ecp5 wrote no report ({report})")

@@ -22,6 +22,7 @@ from winnow.rtl.synth import (
     PARTS,
     REQUANT_DSPS_PER_LANE,
     DesignTooLargeError,
+    PnRIncompleteError,
     PnRResult,
     SynthResult,
     Target,
@@ -56,6 +57,7 @@ class HardwareReport:
     measured: list[dict] = field(default_factory=list)
     board_vgg: dict | None = None  # ``vgg_a`` of tests/bench/bench_rtl.py's rtl.json
     plots: dict[str, str] = field(default_factory=dict)
+    pnr_error: str = ""  # place and route did not finish: why (and its placement estimate)
 
     def vgg_board_vs_projection(self) -> dict | None:
         """VGG-A measured on the virtual board (engine counters) against this report's VGG-A
@@ -96,6 +98,7 @@ class HardwareReport:
         return {"config": dataclasses.asdict(self.config), "multipliers": self.config.multipliers,
                 "synthesis": {t.value: s.as_dict() for t, s in self.synth.items()},
                 "place_and_route": self.pnr.as_dict() if self.pnr else None,
+                "place_and_route_error": self.pnr_error or None,
                 "clock_mhz": round(self.clock_hz / 1e6, 2), "clock_source": self.clock_source,
                 "paper_gflops": PAPER_GFLOPS, "number_format": NUMBER_FORMAT_NOTE,
                 "projections": {k: p.as_dict() for k, p in self.projections.items()},
@@ -149,8 +152,11 @@ class HardwareReport:
 
     def _timing_md(self) -> list[str]:
         if self.pnr is None:
-            return ["## Clock", "", f"Projections assume {self.clock_hz / 1e6:.0f} MHz "
-                    f"({self.clock_source}).", ""]
+            out = ["## Clock", "", f"Projections assume {self.clock_hz / 1e6:.0f} MHz "
+                   f"({self.clock_source}).", ""]
+            if self.pnr_error:
+                out += [f"Place and route (nextpnr-ecp5) did not finish: {self.pnr_error}.", ""]
+            return out
         p = self.pnr
         cp = p.path_summary()
         out = ["## Clock (nextpnr-ecp5, out of context)", "",
@@ -279,15 +285,19 @@ def build_report(cfg: EngineConfig, out: Path, targets: list[Target], *, freq_mh
                 r = synth[t].resources
                 log(f"  {t.value}: {r.dsp} DSP, {r.lut} LUT, {r.ff} FF, {r.bram:g} BRAM "
                     f"({synth[t].seconds:.0f} s)")
-    pnr_res = None
+    pnr_res, pnr_error = None, ""
     if pnr and Target.ECP5 in synth:
         over = synth[Target.ECP5].fits()
         if not over:
             log(f"placing and routing for {synth[Target.ECP5].part.name}-{speed} at {freq_mhz:g} MHz "
                 f"({router})")
-            pnr_res = place_and_route(synth[Target.ECP5], freq_mhz, timeout=timeout, speed=speed,
-                                      router=router)
-            log(f"  achieved {pnr_res.fmax_mhz:.1f} MHz ({pnr_res.seconds:.0f} s)")
+            try:
+                pnr_res = place_and_route(synth[Target.ECP5], freq_mhz, timeout=timeout,
+                                          speed=speed, router=router)
+                log(f"  achieved {pnr_res.fmax_mhz:.1f} MHz ({pnr_res.seconds:.0f} s)")
+            except PnRIncompleteError as e:  # the report is still written, saying so
+                pnr_error = str(e)
+                log(f"  place and route incomplete: {e}")
     if clock_mhz is not None:
         clock_hz, source = clock_mhz * 1e6, "given with --clock-mhz"
     elif pnr_res is not None:
@@ -296,7 +306,8 @@ def build_report(cfg: EngineConfig, out: Path, targets: list[Target], *, freq_mh
         clock_hz, source = freq_mhz * 1e6, "assumed: the --freq target, not placed and routed"
     projs = projections_for(cfg, clock_hz, networks, onnx_models)
     layers, vgg = load_measured(measured, cfg)
-    return HardwareReport(cfg, synth, pnr_res, clock_hz, source, projs, layers, vgg)
+    return HardwareReport(cfg, synth, pnr_res, clock_hz, source, projs, layers, vgg,
+                          pnr_error=pnr_error)
 
 
 def write_report(rep: HardwareReport, out: Path, plot_network: str | None = "vgg-a",

@@ -267,6 +267,23 @@ def test_place_and_route_out_of_sites_is_a_clear_error(tmp_path, monkeypatch):
         synth.place_and_route(syn, 150)
 
 
+def test_unfinished_routing_reports_the_placement_estimate(tmp_path, monkeypatch):
+    """A place and route that times out after placement is an error naming nextpnr's
+    post-placement estimate (the report then states it instead of a routed clock)."""
+    fake = _fake_tool(tmp_path, "nextpnr", "log=; for a; do [ \"$prev\" = --log ] && log=$a; "
+                      "prev=$a; done; echo \"Info: Max frequency for clock 'clk': 41.24 MHz "
+                      "(FAIL at 150.00 MHz)\" > $log; sleep 30")
+    monkeypatch.setenv("WINNOW_NEXTPNR_ECP5", str(fake))
+    (tmp_path / "ecp5").mkdir()
+    (tmp_path / "ecp5" / "netlist.json").write_text("{}")
+    res = synth.resources_from_cells(Target.ECP5, {"MULT18X18D": 80})
+    syn = synth.SynthResult(Target.ECP5, PARTS[Target.ECP5], res, {}, synth.Timing(0, 0),
+                            tmp_path / "ecp5" / "netlist.json", tmp_path / "log")
+    with pytest.raises(synth.PnRIncompleteError, match="timed out.*estimated 41.24 MHz") as e:
+        synth.place_and_route(syn, 150, timeout=2)
+    assert e.value.estimate_mhz == 41.24
+
+
 def test_nextpnr_report_gives_clock_and_named_critical_path():
     step = lambda t, fc, tc, d: {"type": t, "from": {"cell": fc, "port": "Q"},  # noqa: E731
                                  "to": {"cell": tc, "port": "A"}, "delay": d}

@@ -495,6 +495,7 @@ class PnRResult:
     modules: set[str] = field(default_factory=set)
     speed: int = 6
     router: str = "router1"
+    routed: bool = True
 
     @property
     def seconds(self) -> float:
@@ -509,7 +510,8 @@ class PnRResult:
 
     def as_dict(self) -> dict:
         return {"fmax_mhz": round(self.fmax_mhz, 2), "target_mhz": self.target_mhz,
-                "speed_grade": self.speed, "router": self.router, "met": self.met,
+                "speed_grade": self.speed, "router": self.router, "routed": self.routed,
+                "met": self.met,
                 "critical_path": self.path_summary(),
                 "utilization": self.utilization, "seconds": round(self.timing.wall, 1),
                 "cpu_seconds": round(self.timing.cpu, 1), "cached": self.timing.cached}
@@ -558,10 +560,12 @@ SPEED_GRADES = (6, 7, 8)
 
 
 def place_and_route(synth: SynthResult, freq_mhz: float, *, timeout: float = 3600,
-                    seed: int = 1, speed: int = 6, router: str = "router1") -> PnRResult:
+                    seed: int = 1, speed: int = 6, router: str = "router1",
+                    place_only: bool = False) -> PnRResult:
     """Place and route the ECP5 netlist out of context at ``freq_mhz`` for speed grade
     ``speed`` with nextpnr's ``router``; the report tells the achieved clock even when it is
-    below ``freq_mhz`` (``--timing-allow-fail``)."""
+    below ``freq_mhz`` (``--timing-allow-fail``). ``place_only``: no routing; the result's
+    clock is nextpnr's post-placement estimate (``routed`` False, no critical path)."""
     if speed not in SPEED_GRADES:
         raise WinnowSynthError(f"ECP5 speed grade must be one of {SPEED_GRADES}, not {speed!r}")
     if router not in ("router1", "router2"):
@@ -575,13 +579,13 @@ def place_and_route(synth: SynthResult, freq_mhz: float, *, timeout: float = 360
         raise DesignTooLargeError(f"design too large for {synth.part.name}: " + "; ".join(over))
     nextpnr = find_tool("nextpnr-ecp5")
     work = synth.netlist.parent
-    tag = f"speed{speed}" + ("" if router == "router1" else f"_{router}")
+    tag = f"speed{speed}" + ("_placed" if place_only else "" if router == "router1" else f"_{router}")
     report = work / f"nextpnr_{tag}.json"
     key = _key(synth.netlist.read_bytes(), freq_mhz, seed, speed, router, Path(nextpnr).name)
     cmd = [nextpnr, *synth.part.nextpnr_args, "--speed", str(speed), "--out-of-context",
            "--json", "netlist.json", "--freq", f"{freq_mhz:g}", "--report", report.name,
            "--timing-allow-fail", "--seed", str(seed), "--router", router,
-           "--log", f"nextpnr_{tag}.log"]
+           "--log", f"nextpnr_{tag}.log", *(["--no-route"] if place_only else [])]
     timing = _cached(work / f"pnr_{tag}.done.json", key, [report])
     if timing is None:
         log = work / f"nextpnr_{tag}.log"
@@ -597,7 +601,13 @@ def place_and_route(synth: SynthResult, freq_mhz: float, *, timeout: float = 360
     if not report.exists():
         raise ToolFailedError(f"nextpnr-ecp5 wrote no report ({report})")
     rep = json.loads(report.read_text())
+    if place_only:  # the report has no clock without routing: the log's estimate
+        est = placement_estimate(work / f"nextpnr_{tag}.log")
+        if est is None:
+            raise ToolFailedError(f"nextpnr-ecp5 logged no clock estimate ({work / f'nextpnr_{tag}.log'})")
+        rep = {**rep, "fmax": {"clk": {"achieved": est}}}
     res = parse_nextpnr_report(rep, freq_mhz, timing, report)
+    res.routed = not place_only
     res.speed, res.router = speed, router
     verilog = work.parent / f"{TOP}.v"
     if verilog.exists():

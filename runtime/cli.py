@@ -253,6 +253,8 @@ def _hw_args(p: argparse.ArgumentParser) -> None:
                    help="ECP5 speed grade for place and route (6 is the slowest)")
     p.add_argument("--router", choices=("router1", "router2"), default="router1",
                    help="nextpnr router")
+    p.add_argument("--place-only", action="store_true",
+                   help="nextpnr placement only: a post-placement clock estimate, no routing")
     p.add_argument("--clock-mhz", type=float,
                    help="project throughput at this clock instead of the achieved one")
     p.add_argument("--jobs", type=int, default=2, help="tool runs in parallel")
@@ -276,7 +278,7 @@ def cmd_rtl_report(args) -> int:
                        onnx_models=args.onnx, jobs=args.jobs,
                        measured=args.measured or ("build/sim/perf_paper.json", "build/bench/rtl.json"),
                        timeout=args.timeout, force=args.force, speed=args.speed,
-                       router=args.router)
+                       router=args.router, place_only=args.place_only)
     paths = write_report(rep, out, plot_network=args.plot_network)
     for path in paths:
         print(f"  {path}")
@@ -303,7 +305,7 @@ def cmd_dse(args) -> int:
     points, paths = dse.run(configs, Path(args.out), target=target, network=args.network,
                             jobs=args.jobs, pnr=not args.no_pnr, freq_mhz=args.freq,
                             clock_mhz=args.clock_mhz, timeout=args.timeout, speed=args.speed,
-                            router=args.router)
+                            router=args.router, place_only=args.place_only)
     for path in paths:
         print(f"  {path}")
     best = dse.largest_fitting(points)

@@ -99,7 +99,7 @@ def label(cfg: EngineConfig) -> str:
 
 def evaluate(cfg: EngineConfig, out: Path, target: Target, network: str, *, pnr: bool,
              freq_mhz: float, clock_mhz: float | None, timeout: float, speed: int = 6,
-             router: str = "router1") -> Point:
+             router: str = "router1", place_only: bool = False) -> Point:
     """Generate, synthesize, (place and route,) project one configuration. Tool failures and
     too-large designs become the point's ``status`` rather than exceptions."""
     from winnow.rtl.generate import generate
@@ -110,7 +110,8 @@ def evaluate(cfg: EngineConfig, out: Path, target: Target, network: str, *, pnr:
 
     def point(status, res=None, fmax=None, detail="", synth_s=0.0, pnr_s=0.0, path=None):
         if fmax is not None and clock_mhz is None:
-            clock, src = fmax * 1e6, "achieved by nextpnr-ecp5"
+            clock, src = fmax * 1e6, ("estimated by nextpnr-ecp5 after placement" if place_only
+                                      else "achieved by nextpnr-ecp5")
         else:
             clock = assumed
             src = "given" if clock_mhz else f"assumed ({freq_mhz:g} MHz target, not routed)"
@@ -133,7 +134,8 @@ def evaluate(cfg: EngineConfig, out: Path, target: Target, network: str, *, pnr:
     if not (pnr and target is Target.ECP5):
         return point("fits", syn.resources, synth_s=syn.seconds)
     try:
-        pr = place_and_route(syn, freq_mhz, timeout=timeout, speed=speed, router=router)
+        pr = place_and_route(syn, freq_mhz, timeout=timeout, speed=speed, router=router,
+                             place_only=place_only)
     except DesignTooLargeError as e:
         return point("too large", syn.resources, detail=str(e), synth_s=syn.seconds)
     except WinnowSynthError as e:
@@ -162,13 +164,15 @@ def largest_fitting(points: list[Point]) -> Point | None:
 def sweep(configs: list[EngineConfig], out: Path, *, target: Target = Target.ECP5,
           network: str = "vgg-a", pnr: bool = True, freq_mhz: float = 150,
           clock_mhz: float | None = None, jobs: int = 2, timeout: float = 3600,
-          speed: int = 6, router: str = "router1", log=print) -> list[Point]:
+          speed: int = 6, router: str = "router1", place_only: bool = False,
+          log=print) -> list[Point]:
     """Evaluate every configuration, ``jobs`` at a time; points in the order given."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futs = [pool.submit(evaluate, c, out, target, network, pnr=pnr, freq_mhz=freq_mhz,
-                            clock_mhz=clock_mhz, timeout=timeout, speed=speed, router=router)
+                            clock_mhz=clock_mhz, timeout=timeout, speed=speed, router=router,
+                            place_only=place_only)
                 for c in configs]
         points = []
         for f in futs:

@@ -159,6 +159,11 @@ class HardwareReport:
             return out
         p = self.pnr
         cp = p.path_summary()
+        if not p.routed:
+            return ["## Clock (nextpnr-ecp5, out of context, placement only)", "",
+                    f"Estimated **{p.fmax_mhz:.1f} MHz** after placement on speed grade {p.speed} "
+                    f"(not routed: no routed clock and no critical path; placement took "
+                    f"{p.seconds:.0f} s).", ""]
         out = ["## Clock (nextpnr-ecp5, out of context)", "",
                f"Achieved **{p.fmax_mhz:.1f} MHz** on speed grade {p.speed} (target "
                f"{p.target_mhz:g} MHz, {'met' if p.met else 'missed'}; {p.router}); place and "
@@ -257,7 +262,7 @@ def build_report(cfg: EngineConfig, out: Path, targets: list[Target], *, freq_mh
                  pnr: bool = True, clock_mhz: float | None = None, networks=tuple(NETWORKS),
                  onnx_models=(), measured=(), jobs: int = 2,
                  timeout: float = 3600, force: bool = False, speed: int = 6,
-                 router: str = "router1", log=print) -> HardwareReport:
+                 router: str = "router1", place_only: bool = False, log=print) -> HardwareReport:
     """Generate, synthesize, place and route and project; see the module docstring.
 
     Before any tool runs: :class:`~winnow.rtl.synth.ToolMissingError` when a tool is not
@@ -293,15 +298,18 @@ def build_report(cfg: EngineConfig, out: Path, targets: list[Target], *, freq_mh
                 f"({router})")
             try:
                 pnr_res = place_and_route(synth[Target.ECP5], freq_mhz, timeout=timeout,
-                                          speed=speed, router=router)
-                log(f"  achieved {pnr_res.fmax_mhz:.1f} MHz ({pnr_res.seconds:.0f} s)")
+                                          speed=speed, router=router, place_only=place_only)
+                how = "achieved" if pnr_res.routed else "estimated after placement (not routed):"
+                log(f"  {how} {pnr_res.fmax_mhz:.1f} MHz ({pnr_res.seconds:.0f} s)")
             except PnRIncompleteError as e:  # the report is still written, saying so
                 pnr_error = str(e)
                 log(f"  place and route incomplete: {e}")
     if clock_mhz is not None:
         clock_hz, source = clock_mhz * 1e6, "given with --clock-mhz"
     elif pnr_res is not None:
-        clock_hz, source = pnr_res.fmax_mhz * 1e6, "achieved by nextpnr-ecp5"
+        clock_hz, source = pnr_res.fmax_mhz * 1e6, (
+            "achieved by nextpnr-ecp5" if pnr_res.routed
+            else "estimated by nextpnr-ecp5 after placement, not routed")
     else:
         clock_hz, source = freq_mhz * 1e6, "assumed: the --freq target, not placed and routed"
     projs = projections_for(cfg, clock_hz, networks, onnx_models)

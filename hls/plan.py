@@ -65,8 +65,8 @@ def div_cycles(pes: int) -> int:
 
 
 def check_cycles(cfg: EngineConfig) -> int:
-    """Descriptor check before the first request: four check states, the division, the products."""
-    return 4 + div_cycles(cfg.pes) + MUL_STEPS * (MUL_BITS + 1)
+    """Descriptor check before the first request: five check states, the division, the products."""
+    return 5 + div_cycles(cfg.pes) + MUL_STEPS * (MUL_BITS + 1)
 
 
 #: After the last tile is issued: issue 1, gather 3, tile FIFO 1, input transform 2, join 1, PE 3,

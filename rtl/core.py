@@ -165,6 +165,8 @@ class EngineCore(wiring.Component):
         div_rem = Signal(SIZE_BITS + 1)
         div_cnt = Signal(range(SIZE_BITS + 1))
         mul_ovf = Signal()  # a product did not fit its register
+        bad = Signal(data.StructLayout({k: 1 for k in (  # the descriptor checks that failed
+            "mode", "zero", "channels", "size", "gemm_pad", "conv_pad", "pitch", "addr")}))
         err = Signal(8)
 
         running = Signal()  # issuing / loading
@@ -222,33 +224,45 @@ class EngineCore(wiring.Component):
                     m.d.sync += [Ho.eq(d.h), Wo.eq(4)]
                 with m.Else():
                     m.d.sync += [Ho.eq(d.h + pt + pb - 2), Wo.eq(d.w + pl + pr - 2)]
+                # Each check into its own flag here; their priority is decided next cycle.
                 bad_size = (d.h >> SIZE_BITS != 0) | (d.w >> SIZE_BITS != 0) | (d.k >> SIZE_BITS != 0)
-                with m.If(d.mode > Mode.GEMM):
-                    m.d.sync += err.eq(Error.BAD_MODE)
-                with m.Elif((d.c == 0) | (d.k == 0) | (d.h == 0) | (d.w == 0)):
-                    m.d.sync += err.eq(Error.ZERO_SIZE)
-                with m.Elif(d.c > maxc):
-                    m.d.sync += err.eq(Error.TOO_MANY_CHANNELS)
-                with m.Elif(bad_size):
-                    m.d.sync += err.eq(Error.TOO_WIDE)
-                with m.Elif(is_gemm & ((d.w != 4) | (d.h[:2] != 0) | (Cat(pt, pl, pb, pr) != 0))):
-                    m.d.sync += err.eq(Error.BAD_PADDING)
-                with m.Elif(~is_gemm & ((pt > 2) | (pl > 2) | (pb > 2) | (pr > 2)
-                                        | (d.h + pt + pb < 3) | (d.w + pl + pr < 3))):
-                    m.d.sync += err.eq(Error.BAD_PADDING)
-                with m.Elif((d.in_pitch[:_log2(B)] != 0) | (d.out_pitch[:_log2(B)] != 0)
-                            | (d.in_pitch < d.c) | (d.in_pitch == 0)
-                            | (d.out_pitch < Mux(d.requant, d.k, d.k << 2))):
-                    m.d.sync += err.eq(Error.BAD_PITCH)
-                with m.Elif((d.in_addr[:_log2(B)] != 0) | (d.w_addr[:_log2(B)] != 0)
-                            | (d.out_addr[:_log2(B)] != 0)
-                            | (d.requant & (d.q_addr[:_log2(B)] != 0))):
-                    m.d.sync += err.eq(Error.BAD_ADDRESS)
+                m.d.sync += [
+                    bad.mode.eq(d.mode > Mode.GEMM),
+                    bad.zero.eq((d.c == 0) | (d.k == 0) | (d.h == 0) | (d.w == 0)),
+                    bad.channels.eq(d.c > maxc),
+                    bad.size.eq(bad_size),
+                    bad.gemm_pad.eq(is_gemm & ((d.w != 4) | (d.h[:2] != 0) | (Cat(pt, pl, pb, pr) != 0))),
+                    bad.conv_pad.eq(~is_gemm & ((pt > 2) | (pl > 2) | (pb > 2) | (pr > 2)
+                                                | (d.h + pt + pb < 3) | (d.w + pl + pr < 3))),
+                    bad.pitch.eq((d.in_pitch[:_log2(B)] != 0) | (d.out_pitch[:_log2(B)] != 0)
+                                 | (d.in_pitch < d.c) | (d.in_pitch == 0)
+                                 | (d.out_pitch < Mux(d.requant, d.k, d.k << 2))),
+                    bad.addr.eq((d.in_addr[:_log2(B)] != 0) | (d.w_addr[:_log2(B)] != 0)
+                                | (d.out_addr[:_log2(B)] != 0)
+                                | (d.requant & (d.q_addr[:_log2(B)] != 0))),
+                ]
                 k_up = d.k[:SIZE_BITS + 1] + (P - 1)
                 if P & (P - 1) == 0:
                     m.d.sync += G.eq(k_up >> _log2(P))
                 else:
                     m.d.sync += [div_num.eq(k_up), div_cnt.eq(0), div_rem.eq(0), G.eq(0)]
+                m.next = "CHECK0B"
+            with m.State("CHECK0B"):
+                # The first failed check, in the register map's priority order.
+                with m.If(bad.mode):
+                    m.d.sync += err.eq(Error.BAD_MODE)
+                with m.Elif(bad.zero):
+                    m.d.sync += err.eq(Error.ZERO_SIZE)
+                with m.Elif(bad.channels):
+                    m.d.sync += err.eq(Error.TOO_MANY_CHANNELS)
+                with m.Elif(bad.size):
+                    m.d.sync += err.eq(Error.TOO_WIDE)
+                with m.Elif(bad.gemm_pad | bad.conv_pad):
+                    m.d.sync += err.eq(Error.BAD_PADDING)
+                with m.Elif(bad.pitch):
+                    m.d.sync += err.eq(Error.BAD_PITCH)
+                with m.Elif(bad.addr):
+                    m.d.sync += err.eq(Error.BAD_ADDRESS)
                 m.next = "CHECK1"
             with m.State("CHECK1"):
                 m.d.sync += [

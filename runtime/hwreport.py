@@ -294,8 +294,8 @@ def build_report(cfg: EngineConfig, out: Path, targets: list[Target], *, freq_mh
     if pnr and Target.ECP5 in synth:
         over = synth[Target.ECP5].fits()
         if not over:
-            log(f"placing and routing for {synth[Target.ECP5].part.name}-{speed} at {freq_mhz:g} MHz "
-                f"({router})")
+            what = "placing (no routing)" if place_only else f"placing and routing ({router})"
+            log(f"{what} for {synth[Target.ECP5].part.name}-{speed} at {freq_mhz:g} MHz")
             try:
                 pnr_res = place_and_route(synth[Target.ECP5], freq_mhz, timeout=timeout,
                                           speed=speed, router=router, place_only=place_only)

@@ -110,11 +110,13 @@ def test_float_grouped_integer_data_is_exact():
     w = rng.integers(-20, 21, (6, 2, 3, 3)).astype(np.float32)
     g = helper.make_graph(
         [helper.make_node("Conv", ["x", "w"], ["y"], group=3, pads=[1, 0, 2, 1], name="c")], "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6, 9, 10])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6, 16, 16])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         [numpy_helper.from_array(w, "w")])
     m = helper.make_model(g, opset_imports=[helper.make_opsetid("", OPSET)])
-    x = {"x": rng.integers(0, 256, (2, 6, 9, 10)).astype(np.float32)}
+    # (16x16: at 9x10 the three runs' fixed costs, a 203-cycle descriptor check each, make the
+    # host cheaper and the cost rule keeps the layer there)
+    x = {"x": rng.integers(0, 256, (2, 6, 16, 16)).astype(np.float32)}
     sess = Session(m, policy="exact", check=False)
     assert sess.offloaded() == ["c"]
     y, = sess.run(None, x)

@@ -205,18 +205,23 @@ def expected_dsps(cfg: EngineConfig) -> dict[str, int]:
     return {"core.pe*": cfg.multipliers, "core.writer": REQUANT_DSPS_PER_LANE * cfg.pes}
 
 
+#: DSP blocks per PE: its 16 Winograd multipliers and its requantizer lane.
+DSPS_PER_PE = 16 + REQUANT_DSPS_PER_LANE
+
+
 def max_fitting_pes(part: Part) -> int:
-    """Upper bound on PEs from DSP blocks alone (16 Winograd multipliers per PE, one block each)."""
-    return part.dsps // 16
+    """The most PEs the part's DSP blocks hold (:data:`DSPS_PER_PE` each)."""
+    return part.dsps // DSPS_PER_PE
 
 
 def precheck(cfg: EngineConfig, part: Part) -> None:
-    """Fail before synthesis when the Winograd multipliers alone exceed the part's DSP blocks."""
-    if part.dsps and cfg.multipliers > part.dsps:
+    """Fail before synthesis when the design's multipliers exceed the part's DSP blocks."""
+    need = sum(expected_dsps(cfg).values())
+    if part.dsps and need > part.dsps:
         raise DesignTooLargeError(
-            f"design too large for {part.name}: {cfg.pes} PEs need at least {cfg.multipliers} "
-            f"{part.dsp_kind} (16 multipliers per PE), the part has {part.dsps}; at most "
-            f"{max_fitting_pes(part)} PEs can fit, before control and requantization DSPs")
+            f"design too large for {part.name}: {cfg.pes} PEs need {need} {part.dsp_kind} "
+            f"({DSPS_PER_PE} per PE: 16 Winograd multipliers and 4 for its requantizer lane), "
+            f"the part has {part.dsps}; at most {max_fitting_pes(part)} PEs can fit")
 
 
 # ------------------------------------------------------------------------------ tools

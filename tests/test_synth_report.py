@@ -197,8 +197,9 @@ def _run_cli(argv, capsys) -> tuple[int, str]:
 def test_too_many_multipliers_fail_before_any_tool_runs(tmp_path, capsys):
     rc, text = _run_cli(["rtl", "report", "--out", str(tmp_path), "--pes", "16"], capsys)
     assert rc == 2
-    assert ("design too large for LFE5UM-85F: 16 PEs need at least 256 MULT18X18D "
-            "(16 multipliers per PE), the part has 156; at most 9 PEs can fit") in text
+    assert ("design too large for LFE5UM-85F: 16 PEs need 320 MULT18X18D (20 per PE: 16 "
+            "Winograd multipliers and 4 for its requantizer lane), the part has 156; at most 7 PEs "
+            "can fit") in text
     assert "Traceback" not in text and not (tmp_path / "winnow_engine.v").exists()
 
 
@@ -332,7 +333,7 @@ def test_sweep_with_fake_synthesis_writes_pareto_table_and_plots(tmp_path, monke
                             jobs=2, pnr=False, freq_mhz=100, log=lambda *a: None)
     assert [p.status for p in points] == ["fits", "too large"]
     assert points[0].pareto_dsp and points[0].pareto_lut and points[0].clock_hz == 100e6
-    assert "at most 9 PEs can fit" in points[1].detail
+    assert "at most 7 PEs can fit" in points[1].detail
     assert all(p.exists() for p in paths)
     md = (tmp_path / "dse" / "dse.md").read_text()
     assert "Largest configuration that fits LFE5UM-85F: 1PE/lb4K/c16" in md

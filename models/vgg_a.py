@@ -22,22 +22,17 @@ from onnx import TensorProto, helper, numpy_helper
 CONFIG_A = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 
 
-def vgg_a(size: int = 224, classes: int = 1000, seed: int = 0, width: float = 1.0,
-          opset: int = 17) -> onnx.ModelProto:
-    """VGG-A on ``[N, 3, size, size]`` float32 input ``x`` -> ``logits [N, classes]``.
-
-    ``width`` scales every conv's channel count (1.0: the real network).
-    """
-    if size % 32:
-        raise ValueError(f"size must be a multiple of 32 (five 2x2 pools), not {size}")
-    rng = np.random.default_rng(seed)
+def conv_stack(rng: np.random.Generator, width: float = 1.0
+               ) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto], str, int, int]:
+    """VGG-A's convolutions (He-initialized from ``rng``, channels scaled by ``width``) and
+    pools from input ``x``: ``(nodes, initializers, output name, output channels, pools)``."""
     nodes, inits = [], []
-    cur, cin, i = "x", 3, 0
+    cur, cin, i, pools = "x", 3, 0, 0
     for v in CONFIG_A:
         if v == "M":
             nodes.append(helper.make_node("MaxPool", [cur], [f"pool{i}"], kernel_shape=[2, 2],
                                           strides=[2, 2], name=f"pool{i}"))
-            cur = f"pool{i}"
+            cur, pools = f"pool{i}", pools + 1
             continue
         cout = max(1, round(v * width))
         i += 1
@@ -48,6 +43,19 @@ def vgg_a(size: int = 224, classes: int = 1000, seed: int = 0, width: float = 1.
                                       kernel_shape=[3, 3], pads=[1, 1, 1, 1], name=f"conv{i}"))
         nodes.append(helper.make_node("Relu", [f"conv{i}"], [f"relu{i}"], name=f"relu{i}"))
         cur, cin = f"relu{i}", cout
+    return nodes, inits, cur, cin, pools
+
+
+def vgg_a(size: int = 224, classes: int = 1000, seed: int = 0, width: float = 1.0,
+          opset: int = 17) -> onnx.ModelProto:
+    """VGG-A on ``[N, 3, size, size]`` float32 input ``x`` -> ``logits [N, classes]``.
+
+    ``width`` scales every conv's channel count (1.0: the real network).
+    """
+    if size % 32:
+        raise ValueError(f"size must be a multiple of 32 (five 2x2 pools), not {size}")
+    rng = np.random.default_rng(seed)
+    nodes, inits, cur, cin, _ = conv_stack(rng, width)
     nodes.append(helper.make_node("GlobalAveragePool", [cur], ["gap"], name="gap"))
     nodes.append(helper.make_node("Flatten", ["gap"], ["flat"], name="flatten"))
     w = (rng.standard_normal((classes, cin)) * np.sqrt(1 / cin)).astype(np.float32)

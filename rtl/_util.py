@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 from amaranth.hdl import Const, Module, Signal, Value, signed
 from amaranth.lib import data
+from amaranth.lib.fifo import SyncFIFOBuffered
 from winnow.hls.config import EngineConfig
 from winnow.hls.errors import WinnowParameterError
 
@@ -131,8 +132,6 @@ def credit_pipeline(m: Module, i, o, stages: Sequence[StructStage], depth: int, 
     cycles). Latency ``len(stages) + 2``; one transfer per cycle while ``o.ready`` is
     high, when ``depth`` exceeds the latency.
     """
-    from amaranth.lib.fifo import SyncFIFOBuffered
-
     prev_valid, prev_view = i.valid & i.ready, i.payload
     for stage, layout, fn in stages:
         layout = layout if layout is not None else o.payload.shape()

@@ -15,7 +15,7 @@ from winnow.hls.quant import SHIFT_MAX, SHIFT_MIN, requant_widths, signed_bits
 
 from ._util import StructStage, struct_pipeline
 
-__all__ = ["MUL_SPLIT", "RAW_BITS", "SHIFT_BITS", "RequantPipeline", "Requantizer",
+__all__ = ["MUL_SPLIT", "PARTIAL_PRODUCTS", "RAW_BITS", "SHIFT_BITS", "RequantPipeline", "Requantizer",
            "requant_controls"]
 
 #: Raw (not requantized) outputs are int32, as stored by ``winnow.hls.layout.pack_raw``.
@@ -26,6 +26,16 @@ SHIFT_BITS = signed_bits(SHIFT_MIN, SHIFT_MAX)
 #: ``x_lo`` is what one operand port of a signed 18x18 (or 25x18) DSP multiplier takes, so
 #: each of the four partial products is one DSP block with nothing after it in its stage.
 MUL_SPLIT = 17
+#: The partial products of ``v * M`` (stage 2), each one DSP block: the blocks per lane.
+#: Named by the parts they multiply: ``v``'s low or high part, then ``M``'s.
+PARTIAL_PRODUCTS = ("ll", "lh", "hl", "hh")
+
+
+def _part(x, which: str, signed_high: bool):
+    """The low (``"l"``, unsigned) or high (``"h"``) :data:`MUL_SPLIT` split of ``x``."""
+    if which == "l":
+        return x[:MUL_SPLIT]
+    return x[MUL_SPLIT:].as_signed() if signed_high else x[MUL_SPLIT:]
 
 _I8, _U8 = np.iinfo(np.int8), np.iinfo(np.uint8)
 #: Signed width holding a zero point of either output type, ``[-128, 255]``.
@@ -93,6 +103,7 @@ class RequantPipeline:
         m_lo = Signal(unsigned(MUL_SPLIT))
         m_hi = Signal(unsigned(w.multiplier_bits - MUL_SPLIT))
         half = (v_hi * m_lo + (v_hi * m_hi << MUL_SPLIT)).shape()
+        vp, mp = {"l": v_lo, "h": v_hi}, {"l": m_lo, "h": m_hi}
         nm1 = unsigned(w.shift_bits)  # n - 1 = 30 + s, in [0, 61]
         return {
             "sum": data.StructLayout({
@@ -100,10 +111,7 @@ class RequantPipeline:
                 "m": data.ArrayLayout(unsigned(w.multiplier_bits), lanes),
                 "nm1": data.ArrayLayout(nm1, lanes), "ctrl": ctrl}),
             "partial": data.StructLayout({
-                "ll": data.ArrayLayout((v_lo * m_lo).shape(), lanes),
-                "lh": data.ArrayLayout((v_lo * m_hi).shape(), lanes),
-                "hl": data.ArrayLayout((v_hi * m_lo).shape(), lanes),
-                "hh": data.ArrayLayout((v_hi * m_hi).shape(), lanes),
+                **{n: data.ArrayLayout((vp[n[0]] * mp[n[1]]).shape(), lanes) for n in PARTIAL_PRODUCTS},
                 "nm1": data.ArrayLayout(nm1, lanes), "ctrl": ctrl}),
             "halves": data.StructLayout({
                 "lo": data.ArrayLayout((v_lo * m_lo + (v_lo * m_hi << MUL_SPLIT)).shape(), lanes),
@@ -175,10 +183,8 @@ class RequantPipeline:
         return [
             (f"{prefix}_sum", lay["sum"], self._first),
             (f"{prefix}_partial", lay["partial"], lambda s: {
-                "ll": [s.v[k][:MUL_SPLIT] * s.m[k][:MUL_SPLIT] for k in lanes],
-                "lh": [s.v[k][:MUL_SPLIT] * s.m[k][MUL_SPLIT:] for k in lanes],
-                "hl": [s.v[k][MUL_SPLIT:].as_signed() * s.m[k][:MUL_SPLIT] for k in lanes],
-                "hh": [s.v[k][MUL_SPLIT:].as_signed() * s.m[k][MUL_SPLIT:] for k in lanes],
+                **{n: [_part(s.v[k], n[0], True) * _part(s.m[k], n[1], False) for k in lanes]
+                   for n in PARTIAL_PRODUCTS},
                 "nm1": s.nm1, "ctrl": s.ctrl}),
             (f"{prefix}_halves", lay["halves"], lambda pp: {
                 "lo": [pp.ll[k] + (pp.lh[k] << MUL_SPLIT) for k in lanes],

@@ -40,6 +40,8 @@ from pathlib import Path
 from winnow.hls.config import EngineConfig
 from winnow.hls.errors import WinnowError
 
+from .requant import PARTIAL_PRODUCTS
+
 TOP = "winnow_engine"
 
 
@@ -194,9 +196,8 @@ def overflows(res: Resources, part: Part) -> list[str]:
     return out
 
 
-#: DSP blocks per requantizer lane: ``v * M`` as four 17x17-bit partial products
-#: (:data:`winnow.rtl.requant.MUL_SPLIT`), one block each.
-REQUANT_DSPS_PER_LANE = 4
+#: DSP blocks per requantizer lane: ``v * M`` as 17x17-bit partial products, one block each.
+REQUANT_DSPS_PER_LANE = len(PARTIAL_PRODUCTS)
 
 
 def expected_dsps(cfg: EngineConfig) -> dict[str, int]:
@@ -205,13 +206,9 @@ def expected_dsps(cfg: EngineConfig) -> dict[str, int]:
     return {"core.pe*": cfg.multipliers, "core.writer": REQUANT_DSPS_PER_LANE * cfg.pes}
 
 
-#: DSP blocks per PE: its 16 Winograd multipliers and its requantizer lane.
-DSPS_PER_PE = 16 + REQUANT_DSPS_PER_LANE
-
-
-def max_fitting_pes(part: Part) -> int:
-    """The most PEs the part's DSP blocks hold (:data:`DSPS_PER_PE` each)."""
-    return part.dsps // DSPS_PER_PE
+def max_fitting_pes(part: Part, cfg: EngineConfig) -> int:
+    """The most PEs of ``cfg``'s kind the part's DSP blocks hold."""
+    return part.dsps // (cfg.positions + REQUANT_DSPS_PER_LANE)
 
 
 def precheck(cfg: EngineConfig, part: Part) -> None:
@@ -220,8 +217,9 @@ def precheck(cfg: EngineConfig, part: Part) -> None:
     if part.dsps and need > part.dsps:
         raise DesignTooLargeError(
             f"design too large for {part.name}: {cfg.pes} PEs need {need} {part.dsp_kind} "
-            f"({DSPS_PER_PE} per PE: 16 Winograd multipliers and 4 for its requantizer lane), "
-            f"the part has {part.dsps}; at most {max_fitting_pes(part)} PEs can fit")
+            f"({need // cfg.pes} per PE: {cfg.positions} Winograd multipliers and "
+            f"{REQUANT_DSPS_PER_LANE} for its requantizer lane), the part has {part.dsps}; at "
+            f"most {max_fitting_pes(part, cfg)} PEs can fit")
 
 
 # ------------------------------------------------------------------------------ tools

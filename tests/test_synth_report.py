@@ -255,15 +255,20 @@ def test_design_too_large_after_synthesis_writes_the_report_then_says_so(tmp_pat
     assert "**no**" in (out / "report.md").read_text()
 
 
+def _ecp5_netlist(tmp_path, dsps: int) -> synth.SynthResult:
+    """A synthesis result with ``dsps`` MULT18X18D and an (empty) netlist for nextpnr."""
+    (tmp_path / "ecp5").mkdir()
+    (tmp_path / "ecp5" / "netlist.json").write_text("{}")
+    res = synth.resources_from_cells(Target.ECP5, {"MULT18X18D": dsps})
+    return synth.SynthResult(Target.ECP5, PARTS[Target.ECP5], res, {}, synth.Timing(0, 0),
+                             tmp_path / "ecp5" / "netlist.json", tmp_path / "log")
+
+
 def test_place_and_route_out_of_sites_is_a_clear_error(tmp_path, monkeypatch):
     fake = _fake_tool(tmp_path, "nextpnr", "echo \"ERROR: Unable to place cell 'x', no BELs "
                       "remaining to implement cell type 'MULT18X18D'\"; exit 1")
     monkeypatch.setenv("WINNOW_NEXTPNR_ECP5", str(fake))
-    (tmp_path / "ecp5").mkdir()
-    (tmp_path / "ecp5" / "netlist.json").write_text("{}")
-    res = synth.resources_from_cells(Target.ECP5, {"MULT18X18D": 100})
-    syn = synth.SynthResult(Target.ECP5, PARTS[Target.ECP5], res, {}, synth.Timing(0, 0),
-                            tmp_path / "ecp5" / "netlist.json", tmp_path / "log")
+    syn = _ecp5_netlist(tmp_path, dsps=100)
     with pytest.raises(DesignTooLargeError, match="ran out of MULT18X18D sites"):
         synth.place_and_route(syn, 150)
 
@@ -275,11 +280,7 @@ def test_unfinished_routing_reports_the_placement_estimate(tmp_path, monkeypatch
                       "prev=$a; done; echo \"Info: Max frequency for clock 'clk': 41.24 MHz "
                       "(FAIL at 150.00 MHz)\" > $log; sleep 30")
     monkeypatch.setenv("WINNOW_NEXTPNR_ECP5", str(fake))
-    (tmp_path / "ecp5").mkdir()
-    (tmp_path / "ecp5" / "netlist.json").write_text("{}")
-    res = synth.resources_from_cells(Target.ECP5, {"MULT18X18D": 80})
-    syn = synth.SynthResult(Target.ECP5, PARTS[Target.ECP5], res, {}, synth.Timing(0, 0),
-                            tmp_path / "ecp5" / "netlist.json", tmp_path / "log")
+    syn = _ecp5_netlist(tmp_path, dsps=80)
     with pytest.raises(synth.PnRIncompleteError, match="timed out.*estimated 41.24 MHz") as e:
         synth.place_and_route(syn, 150, timeout=2)
     assert e.value.estimate_mhz == 41.24

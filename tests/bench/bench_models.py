@@ -38,33 +38,18 @@ import numpy as np  # noqa: E402
 import onnx  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+from winnow.models.vgg_a import conv_stack  # noqa: E402
 
 GOAL = 1.5  # target for winnow_ms / ort_ms
-#: VGG-A (VGG-11): conv widths, "M" = 2x2 max pool.
-VGG_A = (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M")
 
 
 def vgg_a(seed: int = 0, size: int = 224, classes: int = 1000,
           fc: int = 4096) -> onnx.ModelProto:
-    """VGG-A with He-scaled seeded random weights (float32), input ``x[1, 3, size, size]``."""
+    """VGG-A with the original FC-4096, FC-4096, FC-classes head (the conv stack of
+    :func:`winnow.models.vgg_a.conv_stack`), seeded float32 weights, input ``x[1, 3, size, size]``."""
     rng = np.random.default_rng(seed)
-    nodes, inits = [], []
-    cur, cin, s, i = "x", 3, size, 0
-    for v in VGG_A:
-        if v == "M":
-            nodes.append(helper.make_node("MaxPool", [cur], [f"pool{i}"], kernel_shape=[2, 2],
-                                          strides=[2, 2], name=f"pool{i}"))
-            cur, s = f"pool{i}", s // 2
-            continue
-        i += 1
-        w = rng.standard_normal((v, cin, 3, 3), dtype=np.float32) * np.float32(
-            np.sqrt(2 / (cin * 9)))
-        b = rng.standard_normal(v, dtype=np.float32) * np.float32(0.01)
-        inits += [numpy_helper.from_array(w, f"conv{i}_w"), numpy_helper.from_array(b, f"conv{i}_b")]
-        nodes.append(helper.make_node("Conv", [cur, f"conv{i}_w", f"conv{i}_b"], [f"conv{i}"],
-                                      kernel_shape=[3, 3], pads=[1, 1, 1, 1], name=f"conv{i}"))
-        nodes.append(helper.make_node("Relu", [f"conv{i}"], [f"relu{i}"], name=f"relu{i}"))
-        cur, cin = f"relu{i}", v
+    nodes, inits, cur, cin, pools = conv_stack(rng)
+    s = size >> pools
     nodes.append(helper.make_node("Flatten", [cur], ["flat"], name="flatten"))
     cur, width = "flat", cin * s * s
     for j, out in enumerate((fc, fc, classes)):

@@ -19,6 +19,7 @@ Cycle model of a run (engine clock cycles; ``L = mem_latency``, AXI data
 ``bus_bytes`` per cycle per direction)::
 
     per group  = max(tiles * C + 1,                   # issue, one channel per cycle
+                     tiles * BLOCK_CYCLES,            # output blocks, two in flight
                      H * row_beats + w_beats,         # read channel: rows + next weights
                      pixels * write_beats)            # write channel
     run        = CHECK + L + first_beats + sum(per group) + TAIL
@@ -68,6 +69,12 @@ def check_cycles(cfg: EngineConfig) -> int:
     """Descriptor check before the first request: five check states, the division, the products."""
     return 5 + div_cycles(cfg.pes) + MUL_STEPS * (MUL_BITS + 1)
 
+
+#: The PEs never stall: a tile's last channel joins only while fewer than two output blocks
+#: are between the join and the writer, and a block takes 12 cycles from its last channel to
+#: its last pixel (PE 3, output transform 3, hold and shift buffers, 4 pixels), so a tile
+#: takes at least 6 cycles (it matters for C < 6 only).
+BLOCK_CYCLES = 6
 
 #: After the last tile is issued: issue 1, gather 3, tile FIFO 1, input transform 2, join 1, PE 3,
 #: output transform 3, serializer (one block), writer 12, FIFOs 2, AXI write + B.
@@ -176,7 +183,7 @@ class Pass:
         q_beats = requant_group_bytes(p, b) // b if self.requant else 0
         elem = Q_BYTES if self.requant else RAW_BYTES
         write_beats = -(-(p * elem) // b)
-        per_group = max(th * tw * self.c + 1,
+        per_group = max(th * tw * self.c + 1, th * tw * BLOCK_CYCLES,
                         self.h * row_beats + w_beats + q_beats,
                         ho * wo * write_beats)
         # Before the first tile: the first group's weights, and the rows the loader

@@ -18,7 +18,9 @@ multiplying by its own ``U[g, pe, c]``. Concurrent processes:
 * **datapath**: bank reads -> tile gather (rotation, padding, zero point) ->
   :class:`InputTransform` (bypassed in GEMM mode) -> join with ``U`` -> PEs ->
   :class:`OutputTransform` (conv) -> serializer (one pixel per cycle with its
-  address) -> :class:`OutputWriter` -> write client.
+  address) -> :class:`OutputWriter` -> write client. The PEs and output
+  transforms never stall: a tile's last channel joins only while fewer than
+  two output blocks are between the join and the writer.
 
 A layer ends when everything issued has been written and acknowledged; an
 AXI error or ABORT stops issue and requests, lets what is in flight drain (so
@@ -651,10 +653,20 @@ class EngineCore(wiring.Component):
         g_j = Signal(SIZE_BITS)
         primed = Signal()
         join_fire = Signal()
-        pe_ready = pes[0].i.ready
-        m.d.comb += join_fire.eq(itx.o.valid & primed & pe_ready)
-        m.d.comb += itx.o.ready.eq(primed & pe_ready)
+        # The PEs and output transforms never stall (their ready inputs are tied high): a
+        # tile's last channel joins only while fewer than two blocks are past the join and
+        # not yet serialized, so the hold and shift buffers always take the block that
+        # arrives. No ready runs from the serializer back through the PEs.
+        blocks_held = Signal(2)
+        block_done = Signal()  # the last pixel of the shift buffer's block leaves this cycle
         last_cj = c_j == last.C
+        room = ~last_cj | (blocks_held != 2)
+        m.d.comb += join_fire.eq(itx.o.valid & primed & room)
+        m.d.comb += itx.o.ready.eq(primed & room)
+        with m.If(starting):
+            m.d.sync += blocks_held.eq(0)
+        with m.Else():
+            m.d.sync += blocks_held.eq(blocks_held + (join_fire & last_cj) - block_done)
         last_tile_j = t_j == last.tiles
         next_c = Mux(last_cj, 0, c_j + 1)
         end_group = last_cj & last_tile_j
@@ -674,7 +686,7 @@ class EngineCore(wiring.Component):
             m.d.sync += primed.eq(1)
         for p in range(P):
             m.d.comb += [
-                pes[p].i.valid.eq(itx.o.valid & primed),
+                pes[p].i.valid.eq(join_fire),
                 pes[p].i.payload.v.eq(itx.o.payload),
                 pes[p].i.payload.u.eq(wbuf.read_data[p]),
                 pes[p].i.payload.first.eq(c_j == 0),
@@ -683,27 +695,31 @@ class EngineCore(wiring.Component):
 
         # ---------------------------------------------------------------- serializer
         acc32 = data.ArrayLayout(signed(32), 16)
-        # Two block buffers: the PEs fill one while the other is serialized, so whether a
-        # block may enter depends on registers only (no ready runs from the writer to the PEs).
-        bufs = [Signal(data.ArrayLayout(acc32, P), name=f"block{i}") for i in range(2)]
-        bfull = [Signal(name=f"block{i}_full") for i in range(2)]
-        rd, wr = Signal(), Signal()  # the buffer being serialized, the buffer filled next
-        full = Signal()
+        # The PEs fill the hold buffer while the shift buffer is serialized; a full hold buffer
+        # moves to the shift buffer as the last pixel leaves it. Whether a block may enter
+        # depends on registers only (no ready runs from the writer to the PEs), and pixels
+        # leave from element 0 of a shift register (no wide read multiplexer).
+        hold = Signal(data.ArrayLayout(acc32, P))
+        shift = Signal(data.ArrayLayout(acc32, P))
+        hold_full = Signal()
+        full = Signal()  # the shift buffer holds a block
         pix = Signal(5)
         npix = Mux(gemm, 16, 4)
         advance = Signal()  # the current pixel is sent (or skipped) this cycle
         last_pix = Signal()
-        can_load = Signal()  # a new block may enter: the buffer filled next is empty
-        m.d.comb += [last_pix.eq(pix == npix - 1), full.eq(Mux(rd, bfull[1], bfull[0])),
-                     can_load.eq(~Mux(wr, bfull[1], bfull[0]))]
+        take = Signal()  # hold -> shift this cycle
+        m.d.comb += [last_pix.eq(pix == npix - 1), block_done.eq(advance & last_pix),
+                     take.eq(hold_full & (~full | block_done))]
         for p in range(P):
             m.d.comb += [
                 otxs[p].i.valid.eq(pes[0].o.valid & ~gemm),
                 otxs[p].i.payload.eq(pes[p].o.payload),
-                pes[p].o.ready.eq(Mux(gemm, can_load, otxs[0].i.ready)),
-                otxs[p].o.ready.eq(can_load & ~gemm),
+                pes[p].o.ready.eq(1),
+                otxs[p].o.ready.eq(1),
             ]
-        load_block = can_load & Mux(gemm, pes[0].o.valid, otxs[0].o.valid)
+        # A block arrives while the hold buffer is empty or moves on: with at most two blocks
+        # past the join, a full hold buffer that stays means a third.
+        load_block = Mux(gemm, pes[0].o.valid, otxs[0].o.valid)
         # Output address state.
         g_o = Signal(SIZE_BITS)
         ti_o, tj_o = Signal(SIZE_BITS), Signal(SIZE_BITS)
@@ -734,7 +750,7 @@ class EngineCore(wiring.Component):
         with m.If(starting):
             m.d.sync += [rows_rem.eq(Ho), cols_rem.eq(Wo), rows_first.eq(cap4(Ho)),
                          cols_first.eq(cap4(Wo)), rows_here.eq(rows_first), cols_here.eq(cols_first)]
-            m.d.sync += [bfull[0].eq(0), bfull[1].eq(0), rd.eq(0), wr.eq(0), pix.eq(0), g_o.eq(0),
+            m.d.sync += [hold_full.eq(0), full.eq(0), pix.eq(0), g_o.eq(0),
                          ti_o.eq(0), tj_o.eq(0), t_o.eq(0),
                          g_base.eq(d.out_addr), band_base.eq(d.out_addr), blk_addr.eq(d.out_addr),
                          row_start.eq(d.out_addr), pix_addr.eq(d.out_addr), k_left.eq(K),
@@ -750,14 +766,11 @@ class EngineCore(wiring.Component):
             wi.payload.addr.eq(pix_addr),
             wi.payload.nlanes.eq(lanes_left),
         ]
-        block = Signal(data.ArrayLayout(acc32, P))
-        m.d.comb += block.eq(Mux(rd, bufs[1], bufs[0]))
-        pix_arr = [Array(block[p][e] for e in range(16)) for p in range(P)]
         slot_o = g_o[0]
         for p in range(P):
             q = qtab[slot_o][p]
             m.d.comb += [
-                wi.payload.values[p].eq(pix_arr[p][pix]),
+                wi.payload.values[p].eq(shift[p][0]),
                 wi.payload.bias[p].eq(q.bias),
                 wi.payload.multiplier[p].eq(q.mult),
                 wi.payload.shift[p].eq(q.shift),
@@ -778,12 +791,10 @@ class EngineCore(wiring.Component):
                              pix_addr.eq(row_start + out_row_bytes)]
             with m.Elif(~last_pix):
                 m.d.sync += pix_addr.eq(pix_addr + d.out_pitch)
+            with m.If(~last_pix):
+                m.d.sync += [shift[p][e].eq(shift[p][e + 1]) for p in range(P) for e in range(15)]
             with m.If(last_pix):
-                m.d.sync += [rd.eq(~rd), blocks_out.eq(blocks_out + 1)]
-                with m.If(rd):
-                    m.d.sync += bfull[1].eq(0)
-                with m.Else():
-                    m.d.sync += bfull[0].eq(0)
+                m.d.sync += [full.eq(0), blocks_out.eq(blocks_out + 1)]
                 last_t = t_o == last.tiles
                 m.d.sync += t_o.eq(Mux(last_t, 0, t_o + 1))
                 with m.If(tj_o == last.TW):
@@ -805,17 +816,15 @@ class EngineCore(wiring.Component):
                     m.d.sync += [tj_o.eq(tj_o + 1), blk_addr.eq(nxt), row_start.eq(nxt),
                                  pix_addr.eq(nxt)]
 
-        with m.If(~starting & load_block):  # (never the buffer being released: it is full)
-            m.d.sync += wr.eq(~wr)
-            for i in range(2):
-                with m.If(wr == i):
-                    m.d.sync += bfull[i].eq(1)
-                    for p in range(P):
-                        src_gemm = pes[p].o.payload
-                        src_conv = otxs[p].o.payload
-                        for e in range(16):
-                            val = Mux(gemm, src_gemm[e], src_conv[e] if e < 4 else 0)
-                            m.d.sync += bufs[i][p][e].eq(val)
+        with m.If(~starting):
+            m.d.sync += hold_full.eq(load_block | (hold_full & ~take))
+            with m.If(load_block):
+                for p in range(P):
+                    src_gemm, src_conv = pes[p].o.payload, otxs[p].o.payload
+                    for e in range(16):
+                        m.d.sync += hold[p][e].eq(Mux(gemm, src_gemm[e], src_conv[e] if e < 4 else 0))
+            with m.If(take):
+                m.d.sync += [shift.eq(hold), full.eq(1)]
 
         # ---------------------------------------------------------------- writer -> AXI
         # Small FIFOs decouple the writer's request and beat streams, so a pixel's

@@ -18,7 +18,7 @@ column strips whose input rows fit the line buffer
 Cycle model of a run (engine clock cycles; ``L = mem_latency``, AXI data
 ``bus_bytes`` per cycle per direction)::
 
-    per group  = max(tiles * C + 1,                   # issue, one channel per cycle
+    per group  = max(tiles * C + bands + 1,           # issue: a channel per cycle, a bubble per band
                      tiles * BLOCK_CYCLES,            # output blocks, two in flight
                      H * row_beats + w_beats,         # read channel: rows + next weights
                      pixels * write_beats)            # write channel
@@ -183,7 +183,7 @@ class Pass:
         q_beats = requant_group_bytes(p, b) // b if self.requant else 0
         elem = Q_BYTES if self.requant else RAW_BYTES
         write_beats = -(-(p * elem) // b)
-        per_group = max(th * tw * self.c + 1, th * tw * BLOCK_CYCLES,
+        per_group = max(th * tw * self.c + th + 1, th * tw * BLOCK_CYCLES,
                         self.h * row_beats + w_beats + q_beats,
                         ho * wo * write_beats)
         # Before the first tile: the first group's weights, and the rows the loader

@@ -530,19 +530,20 @@ class EngineCore(wiring.Component):
         lrn_group = Signal(row_signed)  # lrn of the next group's first band
         last_row = Signal(row_signed)  # gH + H - 1
         gH_ring = Signal(row_signed)  # gH + RING_ROWS
-        rows_ok, weights_ok, credit_ok = Signal(), Signal(), Signal()
-        m.d.comb += [
-            rows_ok.eq(rows_loaded > lrn),
-            weights_ok.eq(w_loaded > g_issue),
-        ]
+        # The row and weight checks are registered (a cycle stale, which only delays while
+        # the counts rise); a band or group change is followed by a one-cycle bubble, so the
+        # check after it compares with the new band's rows.
+        rows_ok, weights_ok, credit_ok, bubble = Signal(), Signal(), Signal(), Signal()
+        m.d.sync += [rows_ok.eq(rows_loaded > lrn), weights_ok.eq(w_loaded > g_issue)]
         m.d.sync += req_limit.eq(Mux(issue_done, 1 << (2 * SIZE_BITS), gH_ring + Mux(r0 < 0, 0, r0)))
         want_issue = Signal()
         issue_fire = Signal()
         m.d.comb += [
             want_issue.eq(running & ~stop & ~issue_done),
-            issue_fire.eq(want_issue & rows_ok & weights_ok & credit_ok),
+            issue_fire.eq(want_issue & rows_ok & weights_ok & credit_ok & ~bubble),
         ]
-        with m.If(want_issue & ~(rows_ok & weights_ok)):
+        m.d.sync += bubble.eq(0)
+        with m.If(want_issue & ~bubble & ~(rows_ok & weights_ok)):
             m.d.sync += stall_cnt.eq(stall_cnt + 1)
         with m.If(starting):  # (held for the whole descriptor check: the chains settle)
             m.d.sync += [g_issue.eq(0), issue_done.eq(0), ti.eq(0), tj.eq(0), c_i.eq(0),
@@ -564,7 +565,7 @@ class EngineCore(wiring.Component):
             with m.If(last_c):
                 m.d.sync += tiles_issued.eq(tiles_issued + 1)
                 with m.If(last_tj):
-                    m.d.sync += [tj.eq(0), x0.eq(Mux(gemm, 0, -pl.as_signed())),
+                    m.d.sync += [bubble.eq(1), tj.eq(0), x0.eq(Mux(gemm, 0, -pl.as_signed())),
                                  q0.eq(Mux(~gemm & (pl != 0), -CW.as_signed(), 0))]
                     with m.If(last_ti):
                         m.d.sync += [ti.eq(0), r0.eq(r0_first), r0_next3.eq(r0_first + stride + 3),

@@ -76,9 +76,9 @@ def check_cycles(cfg: EngineConfig) -> int:
 #: takes at least 6 cycles (it matters for C < 6 only).
 BLOCK_CYCLES = 6
 
-#: After the last tile is issued: issue 1, gather 3, tile FIFO 1, input transform 2, join 1, PE 3,
+#: After the last tile is issued: issue 1, gather 4, tile FIFO 1, input transform 2, join 1, PE 3,
 #: output transform 3, serializer (one block), writer 12, FIFOs 2, AXI write + B.
-TAIL_CYCLES = 33
+TAIL_CYCLES = 34
 
 
 @dataclass(frozen=True)

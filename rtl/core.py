@@ -621,26 +621,27 @@ class EngineCore(wiring.Component):
         m.d.comb += line.read_en.eq(1)
 
         # Stage 1 (memory output), stage 1b (the bank words in flip-flops: a block RAM's
-        # output has a long clock-to-out) and stage 2 (gathered tile d) -> tile FIFO.
+        # output has a long clock-to-out), stage 1c (the channel's byte of each bank) and
+        # stage 2 (gathered tile d) -> tile FIFO.
         d2 = Signal(tile_layout(d_bits, 16))
-        meta1b = Signal(meta)
+        meta1b, meta1c = Signal(meta), Signal(meta)
         words = Signal(data.ArrayLayout(8 * B, BANKS))
-        valid1b = Signal()
+        valid1b, valid1c = Signal(), Signal()
+        bytes_ = [Signal(8, name=f"bank_byte{b}") for b in range(BANKS)]
         m.d.sync += [valid1.eq(valid0 & ~starting), meta1.eq(meta0),
                      valid1b.eq(valid1 & ~starting), meta1b.eq(meta1), words.eq(line.read_data),
-                     valid2.eq(valid1b & ~starting)]
+                     valid1c.eq(valid1b & ~starting), meta1c.eq(meta1b),
+                     valid2.eq(valid1c & ~starting)]
         # Gather: byte select per bank, rotate into tile positions, zero point, padding.
-        bytes_ = [Signal(8, name=f"bank_byte{b}") for b in range(BANKS)]
-        for b in range(BANKS):
-            m.d.comb += bytes_[b].eq(words[b].word_select(meta1b.byte, 8))
+        m.d.sync += [bytes_[b].eq(words[b].word_select(meta1b.byte, 8)) for b in range(BANKS)]
         barr = Array(bytes_)
         zp = Signal(signed(9))
         m.d.comb += zp.eq(Mux(d.x_signed, d.x_zp.as_signed(), d.x_zp))
         for a in range(4):
             for b in range(4):
-                src = barr[Cat((meta1b.q + b)[:2], (meta1b.s + a)[:2])]
+                src = barr[Cat((meta1c.q + b)[:2], (meta1c.s + a)[:2])]
                 x = Mux(d.x_signed, src.as_signed(), src)
-                ok = meta1b.rowv[a] & meta1b.colv[b]
+                ok = meta1c.rowv[a] & meta1c.colv[b]
                 m.d.sync += d2[4 * a + b].eq(Mux(ok, x - zp, 0))
         m.d.comb += [
             tile_fifo.w_en.eq(valid2), tile_fifo.w_data.eq(d2),

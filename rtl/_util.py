@@ -109,10 +109,8 @@ def struct_pipeline(m: Module, i, o, stages: Sequence[StructStage]) -> None:
         view = o.payload if last else Signal(layout, name=name)
         valid = o.valid if last else Signal(name=f"{name}_valid")
         ready = Signal(name=f"{name}_ready")
-        with m.If(ready):
-            m.d.sync += valid.eq(prev_valid)
-            with m.If(prev_valid):
-                m.d.sync += _assign(view, fn(prev_view))
+        with m.If(ready):  # (an empty stage's payload is don't-care: valid alone enables)
+            m.d.sync += [valid.eq(prev_valid), *_assign(view, fn(prev_view))]
         valids.append(valid)
         readies.append(ready)
         prev_valid, prev_view = valid, view

@@ -391,7 +391,7 @@ class EngineCore(wiring.Component):
         # loaded are counted); both outcomes of this cycle's request are selected last.
         seq_q1 = Signal(2 * SIZE_BITS)  # seq_q + 1
         in_flight = Signal(range(ROW_REQUESTS + 2))
-        req_limit = Signal(signed(2 * SIZE_BITS + 2))  # min_needed + RING_ROWS (a cycle late)
+        req_limit = Signal(signed(2 * SIZE_BITS + 2))  # min_needed + RING_ROWS (two cycles late)
         m.d.comb += [
             rreq.payload.addr.eq(row_addr),
             rreq.payload.len.eq(row_beats - 1),
@@ -535,7 +535,10 @@ class EngineCore(wiring.Component):
         # check after it compares with the new band's rows.
         rows_ok, weights_ok, credit_ok, bubble = Signal(), Signal(), Signal(), Signal()
         m.d.sync += [rows_ok.eq(rows_loaded > lrn), weights_ok.eq(w_loaded > g_issue)]
-        m.d.sync += req_limit.eq(Mux(issue_done, 1 << (2 * SIZE_BITS), gH_ring + Mux(r0 < 0, 0, r0)))
+        # (two cycles late: the limit never falls, so a late one only holds requests back)
+        req_base = Signal(row_signed)
+        m.d.sync += [req_base.eq(gH_ring + Mux(r0[-1], 0, r0)),
+                     req_limit.eq(Mux(issue_done, 1 << (2 * SIZE_BITS), req_base))]
         want_issue = Signal()
         issue_fire = Signal()
         m.d.comb += [

@@ -246,13 +246,15 @@ def _engine_build_args(p: argparse.ArgumentParser) -> None:
 
 
 def _hw_args(p: argparse.ArgumentParser) -> None:
+    from winnow.rtl.synth import PLACER, PLACERS, ROUTER, ROUTERS
+
     p.add_argument("--freq", type=float, default=150.0,
                    help="nextpnr clock target in MHz (ECP5; the achieved clock is reported)")
     p.add_argument("--no-pnr", action="store_true", help="synthesis only, no place and route")
     p.add_argument("--speed", type=int, choices=(6, 7, 8), default=6,
                    help="ECP5 speed grade for place and route (6 is the slowest)")
-    p.add_argument("--router", choices=("router1", "router2"), default="router1",
-                   help="nextpnr router")
+    p.add_argument("--placer", choices=PLACERS, default=PLACER, help="nextpnr placer")
+    p.add_argument("--router", choices=ROUTERS, default=ROUTER, help="nextpnr router")
     p.add_argument("--place-only", action="store_true",
                    help="nextpnr placement only: a post-placement clock estimate, no routing")
     p.add_argument("--clock-mhz", type=float,
@@ -278,7 +280,8 @@ def cmd_rtl_report(args) -> int:
                        onnx_models=args.onnx, jobs=args.jobs,
                        measured=args.measured or ("build/sim/perf_paper.json", "build/bench/rtl.json"),
                        timeout=args.timeout, force=args.force, speed=args.speed,
-                       router=args.router, place_only=args.place_only)
+                       router=args.router, placer=args.placer,
+                       place_only=args.place_only)
     paths = write_report(rep, out, plot_network=args.plot_network)
     for path in paths:
         print(f"  {path}")
@@ -305,7 +308,8 @@ def cmd_dse(args) -> int:
     points, paths = dse.run(configs, Path(args.out), target=target, network=args.network,
                             jobs=args.jobs, pnr=not args.no_pnr, freq_mhz=args.freq,
                             clock_mhz=args.clock_mhz, timeout=args.timeout, speed=args.speed,
-                            router=args.router, place_only=args.place_only)
+                            router=args.router, placer=args.placer,
+                       place_only=args.place_only)
     for path in paths:
         print(f"  {path}")
     best = dse.largest_fitting(points)

@@ -26,6 +26,8 @@ from winnow.hls.config import EngineConfig
 from winnow.models.benchmarks import NETWORKS, PAPER_GFLOPS
 from winnow.rtl.synth import (
     PARTS,
+    PLACER,
+    ROUTER,
     DesignTooLargeError,
     Resources,
     Target,
@@ -99,7 +101,7 @@ def label(cfg: EngineConfig) -> str:
 
 def evaluate(cfg: EngineConfig, out: Path, target: Target, network: str, *, pnr: bool,
              freq_mhz: float, clock_mhz: float | None, timeout: float, speed: int = 6,
-             router: str = "router1", place_only: bool = False) -> Point:
+             router: str = ROUTER, placer: str = PLACER, place_only: bool = False) -> Point:
     """Generate, synthesize, (place and route,) project one configuration. Tool failures and
     too-large designs become the point's ``status`` rather than exceptions."""
     from winnow.rtl.generate import generate
@@ -135,7 +137,7 @@ def evaluate(cfg: EngineConfig, out: Path, target: Target, network: str, *, pnr:
         return point("fits", syn.resources, synth_s=syn.seconds)
     try:
         pr = place_and_route(syn, freq_mhz, timeout=timeout, speed=speed, router=router,
-                             place_only=place_only)
+                             placer=placer, place_only=place_only)
     except DesignTooLargeError as e:
         return point("too large", syn.resources, detail=str(e), synth_s=syn.seconds)
     except WinnowSynthError as e:
@@ -164,7 +166,7 @@ def largest_fitting(points: list[Point]) -> Point | None:
 def sweep(configs: list[EngineConfig], out: Path, *, target: Target = Target.ECP5,
           network: str = "vgg-a", pnr: bool = True, freq_mhz: float = 150,
           clock_mhz: float | None = None, jobs: int = 2, timeout: float = 3600,
-          speed: int = 6, router: str = "router1", place_only: bool = False,
+          speed: int = 6, router: str = ROUTER, placer: str = PLACER, place_only: bool = False,
           log=print) -> list[Point]:
     """Evaluate every configuration, ``jobs`` at a time; points in the order given."""
     out = Path(out)
@@ -172,7 +174,7 @@ def sweep(configs: list[EngineConfig], out: Path, *, target: Target = Target.ECP
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futs = [pool.submit(evaluate, c, out, target, network, pnr=pnr, freq_mhz=freq_mhz,
                             clock_mhz=clock_mhz, timeout=timeout, speed=speed, router=router,
-                            place_only=place_only)
+                            placer=placer, place_only=place_only)
                 for c in configs]
         points = []
         for f in futs:

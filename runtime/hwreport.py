@@ -20,7 +20,9 @@ from winnow.hls.config import EngineConfig
 from winnow.models.benchmarks import NETWORKS, PAPER_GFLOPS, PAPER_REF
 from winnow.rtl.synth import (
     PARTS,
+    PLACER,
     REQUANT_DSPS_PER_LANE,
+    ROUTER,
     DesignTooLargeError,
     PnRIncompleteError,
     PnRResult,
@@ -166,8 +168,8 @@ class HardwareReport:
                     f"{p.seconds:.0f} s).", ""]
         out = ["## Clock (nextpnr-ecp5, out of context)", "",
                f"Achieved **{p.fmax_mhz:.1f} MHz** on speed grade {p.speed} (target "
-               f"{p.target_mhz:g} MHz, {'met' if p.met else 'missed'}; {p.router}); place and "
-               f"route took {p.seconds:.0f} s.", ""]
+               f"{p.target_mhz:g} MHz, {'met' if p.met else 'missed'}; {p.placer} placer, "
+               f"{p.router}); place and route took {p.seconds:.0f} s.", ""]
         if cp:
             out += [f"Critical path: `{cp['from']}` -> `{cp['to']}`, {cp['total_ns']:.2f} ns "
                     f"({cp['logic_ns']:.2f} ns logic in {cp['logic_levels']} levels, "
@@ -262,7 +264,8 @@ def build_report(cfg: EngineConfig, out: Path, targets: list[Target], *, freq_mh
                  pnr: bool = True, clock_mhz: float | None = None, networks=tuple(NETWORKS),
                  onnx_models=(), measured=(), jobs: int = 2,
                  timeout: float = 3600, force: bool = False, speed: int = 6,
-                 router: str = "router1", place_only: bool = False, log=print) -> HardwareReport:
+                 router: str = ROUTER, placer: str = PLACER, place_only: bool = False,
+                 log=print) -> HardwareReport:
     """Generate, synthesize, place and route and project; see the module docstring.
 
     Before any tool runs: :class:`~winnow.rtl.synth.ToolMissingError` when a tool is not
@@ -294,11 +297,13 @@ def build_report(cfg: EngineConfig, out: Path, targets: list[Target], *, freq_mh
     if pnr and Target.ECP5 in synth:
         over = synth[Target.ECP5].fits()
         if not over:
-            what = "placing (no routing)" if place_only else f"placing and routing ({router})"
+            what = (f"placing ({placer}, no routing)" if place_only
+                    else f"placing ({placer}) and routing ({router})")
             log(f"{what} for {synth[Target.ECP5].part.name}-{speed} at {freq_mhz:g} MHz")
             try:
                 pnr_res = place_and_route(synth[Target.ECP5], freq_mhz, timeout=timeout,
-                                          speed=speed, router=router, place_only=place_only)
+                                          speed=speed, router=router, placer=placer,
+                                          place_only=place_only)
                 how = "achieved" if pnr_res.routed else "estimated after placement (not routed):"
                 log(f"  {how} {pnr_res.fmax_mhz:.1f} MHz ({pnr_res.seconds:.0f} s)")
             except PnRIncompleteError as e:  # the report is still written, saying so

@@ -286,6 +286,21 @@ def test_unfinished_routing_reports_the_placement_estimate(tmp_path, monkeypatch
     assert e.value.estimate_mhz == 41.24
 
 
+def test_placer_and_router_reach_nextpnr_and_bad_names_are_rejected(tmp_path, monkeypatch):
+    """The static placer and router2 by default (the pair that routes the default engine)."""
+    fake = _fake_tool(tmp_path, "nextpnr", "echo \"$@\" > $PWD/args; exit 1")
+    monkeypatch.setenv("WINNOW_NEXTPNR_ECP5", str(fake))
+    syn = _ecp5_netlist(tmp_path, dsps=80)
+    args = tmp_path / "ecp5" / "args"
+    for kw, want in (({}, "--placer static --router router2"),
+                     ({"placer": "heap", "router": "router1"}, "--placer heap --router router1")):
+        with pytest.raises(synth.ToolFailedError):
+            synth.place_and_route(syn, 150, **kw)
+        assert want in args.read_text()
+    with pytest.raises(synth.WinnowSynthError, match="placer must be one of"):
+        synth.place_and_route(syn, 150, placer="simulated")
+
+
 def test_nextpnr_report_gives_clock_and_named_critical_path():
     step = lambda t, fc, tc, d: {"type": t, "from": {"cell": fc, "port": "Q"},  # noqa: E731
                                  "to": {"cell": tc, "port": "A"}, "delay": d}

@@ -796,8 +796,6 @@ class EngineCore(wiring.Component):
                              pix_addr.eq(row_start + out_row_bytes)]
             with m.Elif(~last_pix):
                 m.d.sync += pix_addr.eq(pix_addr + d.out_pitch)
-            with m.If(~last_pix):
-                m.d.sync += [shift[p][e].eq(shift[p][e + 1]) for p in range(P) for e in range(15)]
             with m.If(last_pix):
                 m.d.sync += [full.eq(0), blocks_out.eq(blocks_out + 1)]
                 last_t = t_o == last.tiles
@@ -823,13 +821,19 @@ class EngineCore(wiring.Component):
 
         with m.If(~starting):
             m.d.sync += hold_full.eq(load_block | (hold_full & ~take))
-            with m.If(load_block):
-                for p in range(P):
-                    src_gemm, src_conv = pes[p].o.payload, otxs[p].o.payload
-                    for e in range(16):
-                        m.d.sync += hold[p][e].eq(Mux(gemm, src_gemm[e], src_conv[e] if e < 4 else 0))
             with m.If(take):
-                m.d.sync += [shift.eq(hold), full.eq(1)]
+                m.d.sync += full.eq(1)
+        # The buffers' contents move without `starting` in their enables (the flags say what
+        # they hold): fewer logic levels before enables that fan out to every element.
+        with m.If(load_block):
+            for p in range(P):
+                src_gemm, src_conv = pes[p].o.payload, otxs[p].o.payload
+                for e in range(16):
+                    m.d.sync += hold[p][e].eq(Mux(gemm, src_gemm[e], src_conv[e] if e < 4 else 0))
+        with m.If(take):
+            m.d.sync += shift.eq(hold)
+        with m.Elif(advance & ~last_pix):
+            m.d.sync += [shift[p][e].eq(shift[p][e + 1]) for p in range(P) for e in range(15)]
 
         # ---------------------------------------------------------------- writer -> AXI
         # Small FIFOs decouple the writer's request and beat streams, so a pixel's

@@ -172,7 +172,8 @@ class HardwareReport:
                f"{p.router}); place and route took {p.seconds:.0f} s.", ""]
         if cp:
             out += [f"Critical path: `{cp['from']}` -> `{cp['to']}`, {cp['total_ns']:.2f} ns "
-                    f"({cp['logic_ns']:.2f} ns logic in {cp['logic_levels']} levels, "
+                    f"({cp['logic_ns']:.2f} ns logic in {cp['logic_levels']} "
+                    f"level{'' if cp['logic_levels'] == 1 else 's'}, "
                     f"{cp['routing_ns']:.2f} ns routing), through "
                     + " -> ".join(f"`{m}`" for m in cp["modules"]) + ".", ""]
         if p.utilization:

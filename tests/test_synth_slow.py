@@ -41,7 +41,7 @@ def test_small_engine_synthesizes_places_and_routes(tmp_path):
 
 def test_default_engine_on_ecp5_and_xilinx7(tmp_path):
     """One DSP block per multiplier (Winograd and requantizer) on both families and none
-    elsewhere, the ECP5 clock routed (static placer, router2: about 10 minutes) with its
+    elsewhere, the ECP5 clock routed (static placer, router2: 10-20 minutes) with its
     critical path, VGG-A projected at it."""
     _tools()
     cfg = EngineConfig()

@@ -309,7 +309,7 @@ def cmd_dse(args) -> int:
                             jobs=args.jobs, pnr=not args.no_pnr, freq_mhz=args.freq,
                             clock_mhz=args.clock_mhz, timeout=args.timeout, speed=args.speed,
                             router=args.router, placer=args.placer,
-                       place_only=args.place_only)
+                            place_only=args.place_only)
     for path in paths:
         print(f"  {path}")
     best = dse.largest_fitting(points)

@@ -524,8 +524,7 @@ class PnRResult:
     def as_dict(self) -> dict:
         return {"fmax_mhz": round(self.fmax_mhz, 2), "target_mhz": self.target_mhz,
                 "speed_grade": self.speed, "placer": self.placer, "router": self.router,
-                "routed": self.routed,
-                "met": self.met,
+                "routed": self.routed, "met": self.met,
                 "critical_path": self.path_summary(),
                 "utilization": self.utilization, "seconds": round(self.timing.wall, 1),
                 "cpu_seconds": round(self.timing.cpu, 1), "cached": self.timing.cached}
@@ -577,9 +576,10 @@ def place_and_route(synth: SynthResult, freq_mhz: float, *, timeout: float = 360
                     seed: int = 1, speed: int = 6, router: str = ROUTER, placer: str = PLACER,
                     place_only: bool = False) -> PnRResult:
     """Place and route the ECP5 netlist out of context at ``freq_mhz`` for speed grade
-    ``speed`` with nextpnr's ``placer`` and ``router``; the report tells the achieved clock even when it is
-    below ``freq_mhz`` (``--timing-allow-fail``). ``place_only``: no routing; the result's
-    clock is nextpnr's post-placement estimate (``routed`` False, no critical path)."""
+    ``speed`` with nextpnr's ``placer`` and ``router``; the report tells the achieved clock
+    even when it is below ``freq_mhz`` (``--timing-allow-fail``). ``place_only``: no routing;
+    the result's clock is nextpnr's post-placement estimate (``routed`` False, no critical
+    path)."""
     if speed not in SPEED_GRADES:
         raise WinnowSynthError(f"ECP5 speed grade must be one of {SPEED_GRADES}, not {speed!r}")
     if router not in ROUTERS:
@@ -596,15 +596,14 @@ def place_and_route(synth: SynthResult, freq_mhz: float, *, timeout: float = 360
     nextpnr = find_tool("nextpnr-ecp5")
     work = synth.netlist.parent
     tag = f"speed{speed}_{placer}" + ("_placed" if place_only else f"_{router}")
-    report = work / f"nextpnr_{tag}.json"
+    report, log = work / f"nextpnr_{tag}.json", work / f"nextpnr_{tag}.log"
     key = _key(synth.netlist.read_bytes(), freq_mhz, seed, speed, router, placer, Path(nextpnr).name)
     cmd = [nextpnr, *synth.part.nextpnr_args, "--speed", str(speed), "--out-of-context",
            "--json", "netlist.json", "--freq", f"{freq_mhz:g}", "--report", report.name,
            "--timing-allow-fail", "--seed", str(seed), "--placer", placer, "--router", router,
-           "--log", f"nextpnr_{tag}.log", *(["--no-route"] if place_only else [])]
+           "--log", log.name, *(["--no-route"] if place_only else [])]
     timing = _cached(work / f"pnr_{tag}.done.json", key, [report])
     if timing is None:
-        log = work / f"nextpnr_{tag}.log"
         try:
             timing = _run(cmd, work, work / f"nextpnr_{tag}.out", timeout, "nextpnr-ecp5", log)
         except ToolFailedError as e:
@@ -618,9 +617,9 @@ def place_and_route(synth: SynthResult, freq_mhz: float, *, timeout: float = 360
         raise ToolFailedError(f"nextpnr-ecp5 wrote no report ({report})")
     rep = json.loads(report.read_text())
     if place_only:  # the report has no clock without routing: the log's estimate
-        est = placement_estimate(work / f"nextpnr_{tag}.log")
+        est = placement_estimate(log)
         if est is None:
-            raise ToolFailedError(f"nextpnr-ecp5 logged no clock estimate ({work / f'nextpnr_{tag}.log'})")
+            raise ToolFailedError(f"nextpnr-ecp5 logged no clock estimate ({log})")
         rep = {**rep, "fmax": {"clk": {"achieved": est}}}
     res = parse_nextpnr_report(rep, freq_mhz, timing, report)
     res.routed = not place_only
